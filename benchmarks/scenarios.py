@@ -1,0 +1,226 @@
+"""Scenario definitions: workload, pool configuration and the ideal to beat."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from benchmarks import jobs
+
+Kind = Literal["burst", "trickle", "memory"]
+Backend = Literal["thread", "process"]
+
+JOBS: dict[str, Callable[[int], int]] = {
+    "identity": jobs.identity,
+    "sleep_1ms": jobs.sleep_1ms,
+    "sleep_10ms": jobs.sleep_10ms,
+    "cpu_small": jobs.cpu_small,
+    "cpu_medium": jobs.cpu_medium,
+}
+
+# Nominal run time of each job, used for the ideals.
+JOB_SECONDS: dict[str, float] = {
+    "identity": 0.0,
+    "sleep_1ms": 0.001,
+    "sleep_10ms": 0.01,
+    "cpu_small": 25e-6,
+    "cpu_medium": 5e-3,
+}
+
+ALL_SYSTEMS = ("gristmill", "leasepool", "to_thread", "run_in_executor", "serial")
+GRINDER_SYSTEMS = ("gristmill", "leasepool")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One benchmark workload and the pool configuration it runs with.
+
+    ``burst`` enqueues ``n`` items as fast as possible and awaits them all;
+    ``trickle`` enqueues ``rate`` items per second for ``n / rate`` seconds;
+    ``memory`` enqueues ``n`` items that never dispatch and measures RSS growth.
+    """
+
+    name: str
+    kind: Kind
+    job: str
+    n: int
+    quick_n: int
+    backend: Backend
+    max_pools: int
+    workers_per_pool: int
+    batch_size_threshold: int
+    max_wait_seconds: float
+    systems: tuple[str, ...]
+    rate: float = 0.0
+    note: str = ""
+
+    def size(self, quick: bool) -> int:
+        """Return the number of items to run (small when ``quick``)."""
+        return self.quick_n if quick else self.n
+
+    @property
+    def total_workers(self) -> int:
+        """Return the worker count over all pools."""
+        return self.max_pools * self.workers_per_pool
+
+    def describe(self, quick: bool) -> str:
+        """Return a one-line human description of the scenario."""
+        pools = (
+            f"{self.backend} backend, {self.max_pools} pool(s) x {self.workers_per_pool} workers"
+        )
+        grind = (
+            f"threshold {self.batch_size_threshold}, max_wait {self.max_wait_seconds * 1e3:g} ms"
+        )
+        if self.kind == "trickle":
+            what = f"{self.size(quick)} x {self.job} at {self.rate:g}/s"
+        else:
+            what = f"{self.size(quick)} x {self.job}"
+        return f"{what}; {pools}; {grind}"
+
+
+_BURST_SYSTEMS = ("gristmill", "leasepool", "to_thread", "serial")
+
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        Scenario(
+            name="noop-thread",
+            kind="burst",
+            job="identity",
+            n=20_000,
+            quick_n=500,
+            backend="thread",
+            max_pools=4,
+            workers_per_pool=4,
+            batch_size_threshold=64,
+            max_wait_seconds=0.005,
+            systems=_BURST_SYSTEMS,
+        ),
+        Scenario(
+            name="sleep-thread",
+            kind="burst",
+            job="sleep_10ms",
+            n=2_000,
+            quick_n=100,
+            backend="thread",
+            max_pools=4,
+            workers_per_pool=4,
+            batch_size_threshold=64,
+            max_wait_seconds=0.005,
+            systems=_BURST_SYSTEMS,
+        ),
+        Scenario(
+            name="multi-pool-sleep",
+            kind="burst",
+            job="sleep_10ms",
+            n=2_000,
+            quick_n=100,
+            backend="thread",
+            max_pools=4,
+            workers_per_pool=2,
+            batch_size_threshold=16,
+            max_wait_seconds=0.005,
+            systems=_BURST_SYSTEMS,
+        ),
+        Scenario(
+            name="cpu-small-process",
+            kind="burst",
+            job="cpu_small",
+            n=20_000,
+            quick_n=500,
+            backend="process",
+            max_pools=1,
+            workers_per_pool=2,
+            batch_size_threshold=64,
+            max_wait_seconds=0.005,
+            systems=ALL_SYSTEMS,
+        ),
+        Scenario(
+            name="cpu-medium-process",
+            kind="burst",
+            job="cpu_medium",
+            n=400,
+            quick_n=20,
+            backend="process",
+            max_pools=1,
+            workers_per_pool=2,
+            batch_size_threshold=64,
+            max_wait_seconds=0.005,
+            systems=ALL_SYSTEMS,
+        ),
+        Scenario(
+            name="trickle",
+            kind="trickle",
+            job="sleep_1ms",
+            n=400,
+            quick_n=60,
+            backend="thread",
+            max_pools=4,
+            workers_per_pool=4,
+            batch_size_threshold=64,
+            max_wait_seconds=0.020,
+            systems=("gristmill", "leasepool", "to_thread"),
+            rate=200.0,
+        ),
+        Scenario(
+            name="memory",
+            kind="memory",
+            job="identity",
+            n=1_000_000,
+            quick_n=20_000,
+            backend="thread",
+            max_pools=1,
+            workers_per_pool=1,
+            batch_size_threshold=1_000_001,
+            max_wait_seconds=3600.0,
+            systems=GRINDER_SYSTEMS,
+            note=(
+                "bytes per queued item = growth of the process RSS (psutil) "
+                "while n items sit undispatched in the grinder queue, / n; "
+                "every item has the shared argument 0"
+            ),
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Ideal:
+    """What a perfect system would achieve on a scenario."""
+
+    items_per_s: float | None
+    latency_ms: float | None
+    text: str
+
+
+def ideal_for(scenario: Scenario, serial_items_per_s: float | None) -> Ideal:
+    """Return the ideal for ``scenario``; CPU ideals need the measured serial rate."""
+    job_s = JOB_SECONDS[scenario.job]
+    if scenario.kind == "trickle":
+        target_ms = (scenario.max_wait_seconds + job_s) * 1e3
+        return Ideal(
+            items_per_s=scenario.rate,
+            latency_ms=target_ms,
+            text=(
+                f"p99 latency <= max_wait + run time = {target_ms:g} ms; "
+                f"rate = arrival rate {scenario.rate:g}/s"
+            ),
+        )
+    if scenario.kind != "burst" or job_s == 0.0:
+        return Ideal(None, None, "none defined")
+    if scenario.backend == "thread":
+        rate = scenario.total_workers / job_s
+        return Ideal(
+            rate,
+            None,
+            f"{rate:g} items/s ({scenario.total_workers} threads / {job_s * 1e3:g} ms)",
+        )
+    if serial_items_per_s is None:
+        return Ideal(None, None, f"{scenario.total_workers} x serial rate (serial not run)")
+    rate = scenario.total_workers * serial_items_per_s
+    return Ideal(
+        rate,
+        None,
+        f"{rate:.0f} items/s ({scenario.total_workers} processes x measured serial rate)",
+    )

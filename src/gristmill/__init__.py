@@ -1,0 +1,64 @@
+"""gristmill: run sync work from async code on leased, bounded executor pools.
+
+Two parts:
+
+- :class:`LeasedExecutorManager` owns a bounded set of executor pools (thread,
+  process, interpreter) and lends them out as short-lived leases.
+- :class:`WorkGrinder` batches small sync jobs from many async callers and runs
+  each batch on a leased executor.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from ._backends import ExecutorBackend
+from ._clock import Clock
+from ._errors import (
+    GrinderCrashedError,
+    GristmillError,
+    LeaseExpiredError,
+    LeasePoolError,
+    LeasePoolNotStartedError,
+    LeaseUnavailableError,
+    NotStartedError,
+    UnsupportedBackendError,
+    WrongLoopError,
+)
+from ._grinder import LeaseSource, WorkGrinder
+from ._lease import ExecutorLease, LeasedExecutor
+from ._manager import LeasedExecutorManager, SizeProvider
+from ._process_logging import ProcessLoggingConfig
+from ._stats import GrinderStats, LeaseInfo, ManagerStats
+from ._worker import RemoteTraceback, UnpicklableError
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Clock",
+    "ExecutorBackend",
+    "ExecutorLease",
+    "GrinderCrashedError",
+    "GrinderStats",
+    "GristmillError",
+    "LeaseExpiredError",
+    "LeaseInfo",
+    "LeasePoolError",
+    "LeasePoolNotStartedError",
+    "LeaseSource",
+    "LeaseUnavailableError",
+    "LeasedExecutor",
+    "LeasedExecutorManager",
+    "ManagerStats",
+    "NotStartedError",
+    "ProcessLoggingConfig",
+    "RemoteTraceback",
+    "SizeProvider",
+    "UnpicklableError",
+    "UnsupportedBackendError",
+    "WorkGrinder",
+    "WrongLoopError",
+    "__version__",
+]
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())

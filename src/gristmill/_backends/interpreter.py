@@ -1,0 +1,33 @@
+"""Sub-interpreter pools (Python 3.14+): parallel Python without processes."""
+
+from __future__ import annotations
+
+import concurrent.futures
+from collections.abc import Mapping
+from concurrent.futures import Executor
+from typing import Any
+
+__all__ = ["InterpreterBackend", "interpreter_pool_available"]
+
+
+def interpreter_pool_available() -> bool:
+    """Return whether this Python ships ``InterpreterPoolExecutor``."""
+    return hasattr(concurrent.futures, "InterpreterPoolExecutor")
+
+
+class InterpreterBackend:
+    """Each pool is an ``InterpreterPoolExecutor``; calls are pickled between interpreters."""
+
+    name = "interpreter"
+    payloads_cross_process = True
+    can_kill_workers = False
+    accepted_options = frozenset({"initializer", "initargs"})
+
+    def create(self, *, workers: int, name: str, options: Mapping[str, Any]) -> Executor:
+        """Build an interpreter pool."""
+        factory: Any = getattr(concurrent.futures, "InterpreterPoolExecutor")  # noqa: B009
+        executor: Executor = factory(max_workers=workers, thread_name_prefix=name, **options)
+        return executor
+
+    def kill_workers(self, executor: Executor) -> None:
+        """Interpreters run on threads and cannot be killed."""

@@ -1,0 +1,51 @@
+"""Pure batch policy: when a batch is due, how big it is, how it is chunked.
+
+The spec fixes *when*: a batch is due once ``batch_size_threshold`` items are
+pending or the oldest has waited ``max_wait_seconds`` (and at once while the
+grinder drains on stop). The rest is ours: a backlog is shared out over the
+leases that are free, no batch grows past ``max_batch_size``, and each batch
+reaches its executor as a few chunks, so one ``submit`` carries many items.
+"""
+
+from __future__ import annotations
+
+import math
+
+__all__ = ["CHUNKS_PER_WORKER", "batch_size", "chunk_sizes", "due_at"]
+
+CHUNKS_PER_WORKER = 2
+"""Chunks per pool worker: two keeps every worker busy while a straggler finishes."""
+
+
+def due_at(
+    *, pending: int, threshold: int, oldest_at: float | None, max_wait: float, flushing: bool
+) -> float | None:
+    """Return the clock time at which the next batch is due, or ``None`` if nothing is pending.
+
+    ``-inf`` means "due now": the threshold is met or the grinder is flushing.
+    """
+    if pending <= 0 or oldest_at is None:
+        return None
+    if flushing or pending >= threshold:
+        return -math.inf
+    return oldest_at + max_wait
+
+
+def batch_size(*, pending: int, threshold: int, spare_leases: int, max_batch: int) -> int:
+    """Return how many pending items the next batch takes.
+
+    A backlog is split evenly over ``spare_leases`` (the batches that could run
+    now, this one included), never below ``threshold`` per batch, never above
+    ``max_batch``, and never more than is pending.
+    """
+    share = math.ceil(pending / max(1, spare_leases))
+    return max(0, min(pending, max_batch, max(threshold, share)))
+
+
+def chunk_sizes(items: int, workers: int) -> list[int]:
+    """Split ``items`` into at most ``CHUNKS_PER_WORKER * workers`` near-equal chunks."""
+    if items <= 0:
+        return []
+    count = min(items, CHUNKS_PER_WORKER * max(1, workers))
+    base, extra = divmod(items, count)
+    return [base + 1] * extra + [base] * (count - extra)

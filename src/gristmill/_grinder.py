@@ -1,0 +1,530 @@
+"""WorkGrinder: batches small sync jobs from many async callers onto leased executors.
+
+::
+
+    callers ── enqueue() ──► pending deque ──► runner task: wait until a batch is due
+                                                 │ (threshold reached / oldest waited max_wait)
+                                                 ▼
+                             manager.acquire() ──► cut a batch ──► batch task (run_batch)
+                                                                     ├─ chunk ─► executor
+                                                                     └─ settle ─► caller futures
+
+Several batches may run at once, each on its own lease, up to
+``max_concurrent_batches``. The runner only waits and cuts; each batch task owns
+its lease and releases it when its chunks have settled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import enum
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar, final
+
+from . import _validate as validate
+from ._batching import batch_size, due_at
+from ._bridge import call_in_loop, mirror
+from ._clock import Clock, MonotonicClock, TimerHandle
+from ._dispatch import Item, LeaseLike, run_batch
+from ._errors import GrinderCrashedError, NotStartedError, WrongLoopError
+from ._stats import GrinderStats
+
+__all__ = ["LeaseSource", "WorkGrinder"]
+
+T = TypeVar("T")
+
+
+class LeaseSource(Protocol):
+    """What the grinder needs from a manager; ``LeasedExecutorManager`` fits."""
+
+    @property
+    def max_pools(self) -> int: ...
+
+    @property
+    def workers_per_pool(self) -> int: ...
+
+    @property
+    def payloads_cross_process(self) -> bool: ...
+
+    async def acquire(
+        self,
+        *,
+        lease_seconds: float | None = None,
+        owner: str | None = None,
+        wait: bool = True,
+        timeout: float | None = None,
+    ) -> LeaseLike: ...
+
+
+class _State(enum.Enum):
+    CREATED = "created"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    BROKEN = "broken"
+
+
+@final
+class WorkGrinder:
+    """Async work batcher backed by leased executors.
+
+    Like a mill that waits for a full hopper, or for the first sack to have
+    waited long enough, before it turns: callers drop small sync jobs in, and
+    the grinder runs them in batches on executors it leases from a
+    :class:`~gristmill.LeasedExecutorManager`. A batch starts when
+    ``batch_size_threshold`` jobs are pending or the oldest has waited
+    ``max_wait_seconds``. Each batch runs on one lease, as a few chunks; every
+    caller gets its own result or exception as soon as its chunk finishes.
+
+    Async methods belong to the event loop that called ``start()``; use
+    ``submit_from_thread()`` and ``stats_from_thread()`` from other threads.
+
+    Args:
+        executor_manager: Where batches lease their executors.
+        max_wait_seconds: Longest time the oldest pending job waits for a batch.
+        batch_size_threshold: Pending jobs that start a batch at once.
+        lease_seconds: Lease length asked for each batch.
+        owner_prefix: Prefix of each batch's lease owner label.
+        logger: Logger for lifecycle events; defaults to ``gristmill.grinder``.
+        max_concurrent_batches: Batches that may run at once (each holds a
+            lease). Defaults to the manager's ``max_pools``.
+        max_batch_size: Largest batch cut from a backlog. Defaults to
+            ``max(batch_size_threshold, 1024)``.
+        clock: Time source; defaults to the manager's clock.
+
+    Raises:
+        ValueError: a number is zero, negative, NaN, infinite, a bool, or
+            fractional where a count is needed.
+        TypeError: a parameter has the wrong type.
+    """
+
+    def __init__(
+        self,
+        *,
+        executor_manager: LeaseSource,
+        max_wait_seconds: float = 10.0,
+        batch_size_threshold: int = 20,
+        lease_seconds: float = 60.0,
+        owner_prefix: str = "work-grinder",
+        logger: logging.Logger | None = None,
+        max_concurrent_batches: int | None = None,
+        max_batch_size: int | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self._max_wait = validate.duration("max_wait_seconds", max_wait_seconds)
+        self._threshold = validate.positive_int("batch_size_threshold", batch_size_threshold)
+        self._lease_seconds = validate.duration("lease_seconds", lease_seconds)
+        if not isinstance(owner_prefix, str):
+            raise TypeError(f"owner_prefix must be a str, got {type(owner_prefix).__name__}")
+        self._max_concurrent = validate.positive_int(
+            "max_concurrent_batches",
+            executor_manager.max_pools
+            if max_concurrent_batches is None
+            else max_concurrent_batches,
+        )
+        self._max_batch = validate.positive_int(
+            "max_batch_size",
+            max(self._threshold, 1024) if max_batch_size is None else max_batch_size,
+        )
+        if self._max_batch < self._threshold:
+            raise ValueError(
+                f"max_batch_size ({max_batch_size}) must be >= batch_size_threshold "
+                f"({batch_size_threshold})"
+            )
+        self._manager = executor_manager
+        self._owner_prefix = owner_prefix
+        self._logger = logger or logging.getLogger("gristmill.grinder")
+        self._clock: Clock = clock or getattr(executor_manager, "clock", None) or MonotonicClock()
+        self._state = _State.CREATED
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
+        self._runner: asyncio.Task[None] | None = None
+        self._batch_tasks: set[asyncio.Task[None]] = set()
+        self._crash: BaseException | None = None
+        self._queue: deque[Item] = deque()
+        self._waker: asyncio.Future[None] | None = None
+        self._live = 0
+        self._running_batches = 0
+        self._in_flight = 0
+        self._submitted = 0
+        self._completed = 0
+        self._failed = 0
+        self._cancelled = 0
+        self._batches = 0
+
+    async def start(self) -> None:
+        """Start the background task and bind the grinder to the running loop.
+
+        Idempotent on the owning loop; a stopped grinder can be started again.
+
+        Raises:
+            WrongLoopError: already running on another loop.
+            NotStartedError: a ``stop()`` is still in progress.
+            GrinderCrashedError: the grinder crashed earlier.
+        """
+        loop = asyncio.get_running_loop()
+        if self._state is _State.RUNNING:
+            self._require_loop("start")
+            return
+        if self._state is _State.STOPPING:
+            raise NotStartedError("WorkGrinder is stopping; await stop() before starting again")
+        if self._state is _State.BROKEN:
+            raise self._crashed_error()
+        self._loop, self._loop_thread = loop, threading.get_ident()
+        self._state = _State.RUNNING
+        self._runner = loop.create_task(self._run(), name=f"{self._owner_prefix}-runner")
+        self._runner.add_done_callback(self._on_task_done)
+
+    async def stop(self, *, cancel_pending: bool = False) -> None:
+        """Stop the grinder. Owning loop only; safe to call twice or concurrently.
+
+        By default every pending job still runs (they are flushed as batches
+        at once, without waiting for ``max_wait_seconds``) and ``stop`` returns
+        when all have settled. With ``cancel_pending=True`` pending jobs are
+        cancelled, and so is a runner waiting for a lease and every batch
+        waiting for in-flight work; their callers see ``CancelledError``.
+
+        Raises:
+            WrongLoopError: called from a loop other than the owning one.
+        """
+        if self._state in (_State.CREATED, _State.STOPPED):
+            return
+        self._require_loop("stop")
+        if self._state is _State.RUNNING:
+            self._state = _State.STOPPING
+        if cancel_pending:
+            self._cancel_everything()
+        else:
+            self._wake()
+        while tasks := [
+            task for task in (self._runner, *self._batch_tasks) if task and not task.done()
+        ]:
+            await asyncio.wait(tasks)
+        if self._state is _State.STOPPING:
+            self._state = _State.STOPPED
+
+    async def submit(
+        self, fn: Callable[..., T], /, *args: Any, owner: str | None = None, **kwargs: Any
+    ) -> T:
+        """Queue ``fn(*args, **kwargs)`` and wait for its result. Owning loop only.
+
+        ``fn`` is positional-only, so a keyword argument named ``fn`` reaches
+        the callable. Cancelling the await removes a job that is still pending.
+
+        Raises:
+            NotStartedError: the grinder is not running or is stopping.
+            WrongLoopError: called from a loop other than the owning one.
+            GrinderCrashedError: the grinder's background task failed.
+            Exception: whatever ``fn`` raised.
+        """
+        future: asyncio.Future[T] = self._put(
+            self._require_accepting("submit"), fn, args, kwargs, owner
+        )
+        return await future
+
+    async def enqueue(
+        self, fn: Callable[..., T], /, *args: Any, owner: str | None = None, **kwargs: Any
+    ) -> asyncio.Future[T]:
+        """Queue ``fn(*args, **kwargs)`` and return its future at once. Owning loop only.
+
+        Cancelling the returned future takes a pending job out of the queue
+        immediately; a job already running finishes and its result is dropped.
+
+        Raises:
+            NotStartedError: the grinder is not running or is stopping.
+            WrongLoopError: called from a loop other than the owning one.
+            GrinderCrashedError: the grinder's background task failed.
+        """
+        return self._put(self._require_accepting("enqueue"), fn, args, kwargs, owner)
+
+    def submit_from_thread(
+        self, fn: Callable[..., T], /, *args: Any, owner: str | None = None, **kwargs: Any
+    ) -> concurrent.futures.Future[T]:
+        """Queue a job from another OS thread; returns a thread-safe future.
+
+        Cancelling the returned future cancels the job if it is still pending.
+
+        Raises:
+            NotStartedError: the grinder is not running or is stopping.
+            WrongLoopError: called on the owning loop's thread (use ``enqueue``).
+            GrinderCrashedError: the grinder's background task failed.
+        """
+        loop = self._require_foreign_thread("submit_from_thread")
+        result: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+        def put() -> None:
+            try:
+                future: asyncio.Future[T] = self._put(
+                    self._require_accepting_state(), fn, args, kwargs, owner
+                )
+            except BaseException as exc:
+                if result.set_running_or_notify_cancel():
+                    result.set_exception(exc)
+                return
+            mirror(future, result, loop)
+
+        loop.call_soon_threadsafe(put)
+        return result
+
+    def stats(self) -> GrinderStats:
+        """Return a diagnostic snapshot.
+
+        Safe from anywhere before start and after stop; while running, call it
+        on the owning loop's thread.
+
+        Raises:
+            WrongLoopError: called from another thread while the grinder runs.
+        """
+        if self._state in (_State.RUNNING, _State.STOPPING) and (
+            threading.get_ident() != self._loop_thread
+        ):
+            raise WrongLoopError(
+                "WorkGrinder.stats() must be called on the owning loop's thread while the "
+                "grinder runs; use stats_from_thread() from other threads"
+            )
+        return self._snapshot()
+
+    async def astats(self) -> GrinderStats:
+        """Return a diagnostic snapshot from the owning event loop.
+
+        Raises:
+            WrongLoopError: called from a loop other than the owning one.
+        """
+        if self._loop is not None and self._state is not _State.STOPPED:
+            self._require_loop("astats")
+        return self._snapshot()
+
+    def stats_from_thread(self, timeout: float | None = None) -> GrinderStats:
+        """Return a diagnostic snapshot from another OS thread.
+
+        Raises:
+            NotStartedError: the grinder is not running.
+            WrongLoopError: called on the owning loop's thread (use ``stats``).
+            TimeoutError: the loop did not answer within ``timeout`` seconds.
+        """
+        limit = validate.optional_timeout("timeout", timeout)
+        loop = self._require_foreign_thread("stats_from_thread", accept_stopping=True)
+        return call_in_loop(loop, self._snapshot).result(limit)
+
+    def _snapshot(self) -> GrinderStats:
+        head = self._head()
+        return {
+            "started": self._state in (_State.RUNNING, _State.STOPPING),
+            "stopping": self._state is _State.STOPPING,
+            "state": self._state.value,
+            "pending": self._live,
+            "batch_size_threshold": self._threshold,
+            "max_wait_seconds": self._max_wait,
+            "lease_seconds": self._lease_seconds,
+            "oldest_wait_seconds": 0.0 if head is None else self._clock.time() - head.enqueued_at,
+            "max_concurrent_batches": self._max_concurrent,
+            "submitted": self._submitted,
+            "completed": self._completed,
+            "failed": self._failed,
+            "cancelled": self._cancelled,
+            "batches": self._batches,
+            "running_batches": self._running_batches,
+            "in_flight": self._in_flight,
+        }
+
+    def _require_loop(self, what: str) -> asyncio.AbstractEventLoop:
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            raise WrongLoopError(
+                f"WorkGrinder.{what}() must be called from the event loop that started the "
+                "grinder; from other threads use submit_from_thread()/stats_from_thread()"
+            )
+        return loop
+
+    def _require_accepting_state(self) -> asyncio.AbstractEventLoop:
+        if self._state is _State.RUNNING and self._loop is not None:
+            return self._loop
+        if self._state is _State.BROKEN:
+            raise self._crashed_error()
+        if self._state is _State.STOPPING:
+            raise NotStartedError("WorkGrinder is stopping; it accepts no new work")
+        raise NotStartedError("WorkGrinder is not started; await grinder.start() first")
+
+    def _require_accepting(self, what: str) -> asyncio.AbstractEventLoop:
+        self._require_accepting_state()
+        return self._require_loop(what)
+
+    def _require_foreign_thread(
+        self, what: str, *, accept_stopping: bool = False
+    ) -> asyncio.AbstractEventLoop:
+        if accept_stopping and self._state is _State.STOPPING and self._loop is not None:
+            loop = self._loop
+        else:
+            loop = self._require_accepting_state()
+        if threading.get_ident() == self._loop_thread:
+            raise WrongLoopError(
+                f"WorkGrinder.{what}() cannot be called from the owning event-loop thread; "
+                "use the async API instead"
+            )
+        return loop
+
+    def _crashed_error(self) -> GrinderCrashedError:
+        error = GrinderCrashedError(
+            f"WorkGrinder crashed: {self._crash!r}; stop() it and create a new grinder"
+        )
+        error.__cause__ = self._crash
+        return error
+
+    def _put(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        owner: str | None,
+    ) -> asyncio.Future[Any]:
+        if not callable(fn):
+            raise TypeError(f"fn must be callable, got {type(fn).__name__}")
+        future = loop.create_future()
+        future.add_done_callback(self._on_pending_done)
+        self._queue.append(Item(fn, args, kwargs or None, future, self._clock.time(), owner))
+        self._live += 1
+        self._submitted += 1
+        if self._waker is not None and (self._live == 1 or self._live >= self._threshold):
+            self._wake()
+        return future
+
+    def _on_pending_done(self, future: asyncio.Future[Any]) -> None:
+        """A pending job's future finished while queued: its caller cancelled it."""
+        self._live -= 1
+        self._cancelled += 1
+        self._head()
+        if len(self._queue) > 2 * self._live + 64:
+            self._queue = deque(item for item in self._queue if not item.future.done())
+        self._wake()
+
+    def _head(self) -> Item | None:
+        queue = self._queue
+        while queue and queue[0].future.done():
+            queue.popleft()
+        return queue[0] if queue else None
+
+    def _wake(self) -> None:
+        waker = self._waker
+        if waker is not None and not waker.done():
+            waker.set_result(None)
+
+    async def _run(self) -> None:
+        """Runner task: wait until a batch is due, lease, cut, hand off; repeat."""
+        manager = self._manager
+        while await self._wait_until_due():
+            owner = f"{self._owner_prefix}-{self._batches + 1}"
+            lease = await manager.acquire(lease_seconds=self._lease_seconds, owner=owner)
+            items = self._cut()
+            if not items:
+                await lease.release()
+                continue
+            self._launch(lease, items, owner)
+
+    async def _wait_until_due(self) -> bool:
+        """Return True when a batch should be cut now, False once a stop has flushed the queue."""
+        loop = asyncio.get_running_loop()
+        while True:
+            head = self._head()
+            due = due_at(
+                pending=self._live,
+                threshold=self._threshold,
+                oldest_at=None if head is None else head.enqueued_at,
+                max_wait=self._max_wait,
+                flushing=self._state is not _State.RUNNING,
+            )
+            if due is None and self._state is not _State.RUNNING:
+                return False
+            timer: TimerHandle | None = None
+            if self._running_batches < self._max_concurrent and due is not None:
+                if due <= self._clock.time():
+                    return True
+                timer = self._clock.call_at(due, self._wake)
+            self._waker = loop.create_future()
+            try:
+                await self._waker
+            finally:
+                self._waker = None
+                if timer is not None:
+                    timer.cancel()
+
+    def _cut(self) -> list[Item]:
+        return self._take(
+            batch_size(
+                pending=self._live,
+                threshold=self._threshold,
+                spare_leases=self._max_concurrent - self._running_batches,
+                max_batch=self._max_batch,
+            )
+        )
+
+    def _take(self, size: int) -> list[Item]:
+        """Pop up to ``size`` live items, oldest first, detached from their cancel hook."""
+        queue, callback = self._queue, self._on_pending_done
+        items: list[Item] = []
+        while queue and len(items) < size:
+            item = queue.popleft()
+            if not item.future.done():
+                item.future.remove_done_callback(callback)
+                items.append(item)
+        self._live -= len(items)
+        return items
+
+    def _launch(self, lease: LeaseLike, items: list[Item], owner: str) -> None:
+        self._batches += 1
+        self._running_batches += 1
+        self._in_flight += len(items)
+        if self._logger.isEnabledFor(logging.DEBUG):
+            self._logger.debug("batch start owner=%s items=%d", owner, len(items))
+        task = asyncio.get_running_loop().create_task(
+            run_batch(
+                lease,
+                items,
+                workers=self._manager.workers_per_pool,
+                cross_process=self._manager.payloads_cross_process,
+                settle=self._settle,
+            ),
+            name=owner,
+        )
+        self._batch_tasks.add(task)
+        task.add_done_callback(self._on_task_done)
+
+    def _settle(self, item: Item, ok: bool, value: Any) -> None:
+        self._in_flight -= 1
+        future = item.future
+        if future.done():
+            self._cancelled += 1
+        elif ok:
+            future.set_result(value)
+            self._completed += 1
+        else:
+            future.set_exception(value)
+            self._failed += 1
+
+    def _on_task_done(self, task: asyncio.Task[None]) -> None:
+        if task is not self._runner:
+            self._batch_tasks.discard(task)
+            self._running_batches -= 1
+            self._wake()
+        if task.cancelled() or task.exception() is None:
+            return
+        self._crash = task.exception()
+        self._state = _State.BROKEN
+        self._logger.error("grinder crashed", exc_info=self._crash)
+        error = self._crashed_error()
+        for item in self._take(self._live):
+            item.future.set_exception(error)
+            self._failed += 1
+
+    def _cancel_everything(self) -> None:
+        for item in self._take(self._live):
+            item.future.cancel()
+            self._cancelled += 1
+        if self._runner is not None:
+            self._runner.cancel()
+        for task in self._batch_tasks:
+            task.cancel()

@@ -1,0 +1,160 @@
+"""The lease handle callers hold, and the executor proxy it hands out."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar, final
+
+from ._errors import LeaseExpiredError
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from ._clock import Clock
+    from ._pool import Pool
+
+__all__ = ["ExecutorLease", "LeasedExecutor"]
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class _LeaseHost(Protocol):
+    def _release_lease(self, lease: ExecutorLease) -> None: ...
+
+
+@final
+class LeasedExecutor(Executor):
+    """The executor a lease lends out: submits go through the lease's gate.
+
+    ``submit`` works only while the lease is live, from any thread; ``map`` is
+    built on it. ``shutdown`` is refused, because the pool belongs to the
+    manager: release the lease instead.
+    """
+
+    __slots__ = ("_lease",)
+
+    def __init__(self, lease: ExecutorLease) -> None:
+        self._lease = lease
+
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        """Schedule ``fn(*args, **kwargs)`` on the leased pool.
+
+        Raises:
+            LeaseExpiredError: the lease was released, has passed its hard
+                expiry, or its executor broke.
+        """
+        return self._lease._submit(fn, args, kwargs)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Refuse: a leased executor is shut down by its manager, never by a borrower."""
+        raise RuntimeError(
+            "do not shut down a leased executor; return it with `await lease.release()`"
+        )
+
+
+@final
+class ExecutorLease:
+    """A time-limited loan of one executor pool.
+
+    Think of a library book: you may use it until the due date
+    (``soft_expires_at``); the library tolerates a grace period, and after
+    ``hard_expires_at`` it takes the book back. A revoked pool is retired and
+    replaced, never lent again, because the borrower's work may still be
+    running on it.
+
+    Attributes:
+        lease_id: Unique within the manager.
+        owner: Free-form label given to ``acquire()``, for logs and stats.
+        lease_seconds: The agreed loan length.
+        grace_seconds: Extra time before the lease is revoked.
+        leased_at: Clock time at which the lease was granted.
+        executor: The proxy to submit work through.
+    """
+
+    __slots__ = (
+        "_clock",
+        "_host",
+        "_pool",
+        "executor",
+        "grace_seconds",
+        "lease_id",
+        "lease_seconds",
+        "leased_at",
+        "owner",
+    )
+
+    def __init__(
+        self,
+        *,
+        host: _LeaseHost,
+        pool: Pool,
+        clock: Clock,
+        lease_id: str,
+        owner: str | None,
+        lease_seconds: float,
+        grace_seconds: float,
+        leased_at: float,
+    ) -> None:
+        self._host = host
+        self._pool = pool
+        self._clock = clock
+        self.lease_id = lease_id
+        self.owner = owner
+        self.lease_seconds = lease_seconds
+        self.grace_seconds = grace_seconds
+        self.leased_at = leased_at
+        self.executor: Executor = LeasedExecutor(self)
+
+    @property
+    def soft_expires_at(self) -> float:
+        """Clock time at which the lease is due back."""
+        return self.leased_at + self.lease_seconds
+
+    @property
+    def hard_expires_at(self) -> float:
+        """Clock time after which the lease is revoked and its pool retired."""
+        return self.leased_at + self.lease_seconds + self.grace_seconds
+
+    async def run(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run ``fn(*args, **kwargs)`` on the leased executor and return its result.
+
+        Owning loop only. Cancelling the await cancels the call if it has not
+        started yet.
+
+        Raises:
+            LeaseExpiredError: the lease is no longer live.
+        """
+        return await asyncio.wrap_future(self._submit(fn, args, kwargs))
+
+    async def release(self) -> None:
+        """Give the pool back. Idempotent; owning loop only.
+
+        Work still running on the pool is drained before the pool is lent again.
+        """
+        self._host._release_lease(self)
+
+    async def __aenter__(self) -> ExecutorLease:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.release()
+
+    def __repr__(self) -> str:
+        return f"<ExecutorLease {self.lease_id} owner={self.owner!r} pool={self._pool.name}>"
+
+    def _submit(
+        self, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Future[T]:
+        if self._clock.time() >= self.hard_expires_at:
+            raise LeaseExpiredError(
+                f"lease {self.lease_id} passed its hard expiry; acquire a new lease"
+            )
+        return self._pool.submit(self, fn, args, kwargs)
