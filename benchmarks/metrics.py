@@ -54,6 +54,15 @@ def _peak_rss_bytes(proc: Any) -> int:
         return 0
 
 
+def _system_busy_seconds() -> float:
+    """Return machine-wide non-idle CPU seconds, counting hypervisor steal as busy."""
+    times = psutil.cpu_times()
+    idle = float(times.idle) + float(getattr(times, "iowait", 0.0))
+    guest = float(getattr(times, "guest", 0.0)) + float(getattr(times, "guest_nice", 0.0))
+    # On Linux guest time is already included in user/nice.
+    return float(sum(times)) - idle - guest
+
+
 @dataclass(frozen=True)
 class CpuSnapshot:
     """CPU seconds consumed so far by this process and its descendants."""
@@ -61,6 +70,8 @@ class CpuSnapshot:
     own: float
     reaped_children: float
     live_children: dict[int, float]
+    system_busy: float
+    at: float
 
     @classmethod
     def take(cls) -> CpuSnapshot:
@@ -75,6 +86,8 @@ class CpuSnapshot:
             own=time.process_time(),
             reaped_children=reaped.ru_utime + reaped.ru_stime,
             live_children=live,
+            system_busy=_system_busy_seconds(),
+            at=time.monotonic(),
         )
 
     def seconds_since(self, start: CpuSnapshot) -> float:
@@ -84,6 +97,18 @@ class CpuSnapshot:
             for pid, seconds in self.live_children.items()
         )
         return (self.own - start.own) + (self.reaped_children - start.reaped_children) + children
+
+    def background_share_since(self, start: CpuSnapshot) -> float:
+        """Return the share of all CPUs used by other processes since ``start``.
+
+        Machine-wide busy time (plus time stolen by the hypervisor) minus this
+        process tree's own CPU time, over wall time x CPU count. A share well
+        above zero means something else competed for the CPUs and the figures
+        of this run are suspect.
+        """
+        wall = (self.at - start.at) * (psutil.cpu_count() or 1)
+        foreign = (self.system_busy - start.system_busy) - self.seconds_since(start)
+        return max(0.0, foreign / wall) if wall > 0 else 0.0
 
 
 def peak_rss_mib() -> float:

@@ -19,6 +19,7 @@ COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("CPU us/item", "cpu_us_per_item"),
         ("peak RSS MiB", "peak_rss_mib"),
         ("pools created", "pools_created"),
+        ("other CPU %", "background_cpu_pct"),
     ),
     "memory": (
         ("bytes/item", "bytes_per_item"),
@@ -30,6 +31,7 @@ COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
     ),
 }
 COLUMNS["trickle"] = COLUMNS["burst"]
+BACKGROUND_WARN_PCT = 10.0
 COUNT_KEYS = frozenset({"pools_created", "pending", "cancelled"})
 
 
@@ -100,6 +102,22 @@ def _rows(result: ScenarioResult) -> list[list[str]]:
     return rows
 
 
+def _warnings(result: ScenarioResult) -> list[str]:
+    """Flag runs during which other processes used a noticeable share of the CPUs."""
+    shares = [
+        metrics.get("background_cpu_pct", 0.0)
+        for cell in result.cells.values()
+        for metrics in cell.ok_metrics
+    ]
+    worst = max(shares, default=0.0)
+    if worst < BACKGROUND_WARN_PCT:
+        return []
+    return [
+        f"warning: other processes used up to {worst:.0f}% of the CPUs during a run; "
+        "treat these figures as suspect"
+    ]
+
+
 def _headers(scenario: Scenario) -> list[str]:
     return ["system", *(title for title, _ in COLUMNS[scenario.kind]), "runs"]
 
@@ -133,7 +151,7 @@ def format_text(results: list[ScenarioResult], machine: dict[str, str], quick: b
         if scenario.note:
             out.append(f"note: {scenario.note}")
         out.extend(_text_table(_headers(scenario), _rows(result)))
-        out.extend(f"  {line}" for line in _ratio_lines(result))
+        out.extend(f"  {line}" for line in _ratio_lines(result) + _warnings(result))
         for name, cell in result.cells.items():
             if cell.status != "ok" and cell.message:
                 out.append(f"  {name} {cell.status}: {cell.message}")
@@ -164,7 +182,7 @@ def format_markdown(results: list[ScenarioResult], machine: dict[str, str], quic
             out.append(f"Note: {scenario.note}.")
         out.append("")
         out.extend(_md_table(_headers(scenario), _rows(result)))
-        ratios = _ratio_lines(result)
+        ratios = _ratio_lines(result) + _warnings(result)
         if ratios:
             out.append("")
             out.extend(f"- {line}" for line in ratios)

@@ -92,9 +92,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _end_leftovers(pgid: int) -> bool:
-    """Kill whatever is left in the cell's process group; True if anything was."""
-    deadline = time.monotonic() + LEFTOVER_GRACE_SECONDS
+def _end_leftovers(pgid: int, grace: float) -> bool:
+    """Kill what is left in the cell's process group after ``grace`` s; True if anything was."""
+    deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
         try:
             os.killpg(pgid, 0)
@@ -133,7 +133,7 @@ def launch_cell(
                 timed_out = False
             except subprocess.TimeoutExpired:
                 timed_out = True
-            leftovers = _end_leftovers(proc.pid)
+            leftovers = _end_leftovers(proc.pid, 0.0 if timed_out else LEFTOVER_GRACE_SECONDS)
             proc.wait()
         record: dict[str, Any]
         if timed_out:

@@ -21,7 +21,7 @@ from typing import Any
 from benchmarks.scenarios import Scenario
 
 Job = Callable[[int], int]
-Enqueue = Callable[[Job, int], Awaitable["asyncio.Future[int]"]]
+Enqueue = Callable[[Job, int], Awaitable[asyncio.Future[int]]]
 
 LEASE_SECONDS = 60.0
 

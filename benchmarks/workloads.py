@@ -19,6 +19,9 @@ from benchmarks.systems import Harness, Job
 
 Metrics = dict[str, float]
 
+# CPU counters tick every 10 ms: a shorter window says nothing about background load.
+MIN_BACKGROUND_WINDOW_S = 0.5
+
 
 class _Timeline:
     """Enqueue and completion times of each item, on the loop's clock."""
@@ -33,20 +36,25 @@ class _Timeline:
         self.done[index] = self.clock.time()
 
 
-def _summarise(enqueued: list[float], done: list[float], cpu_seconds: float) -> Metrics:
-    """Turn per-item timestamps and CPU seconds into the standard metrics."""
+def _summarise(
+    enqueued: list[float], done: list[float], start: CpuSnapshot, end: CpuSnapshot
+) -> Metrics:
+    """Turn per-item timestamps and CPU snapshots into the standard metrics."""
     n = len(done)
     latencies = sorted(d - e for e, d in zip(enqueued, done, strict=True))
     wall = max(done) - min(enqueued)
-    return {
+    metrics: Metrics = {
         "n": float(n),
         "wall_s": wall,
         "items_per_s": n / wall if wall > 0 else float("inf"),
         "p50_ms": percentile(latencies, 0.50) * 1e3,
         "p99_ms": percentile(latencies, 0.99) * 1e3,
-        "cpu_us_per_item": cpu_seconds / n * 1e6,
+        "cpu_us_per_item": end.seconds_since(start) / n * 1e6,
         "peak_rss_mib": peak_rss_mib(),
     }
+    if end.at - start.at >= MIN_BACKGROUND_WINDOW_S:
+        metrics["background_cpu_pct"] = end.background_share_since(start) * 100
+    return metrics
 
 
 def _check_results(results: list[int], n: int) -> None:
@@ -82,9 +90,9 @@ async def submit_all(harness: Harness, job: Job, n: int, rate: float | None) -> 
         future.add_done_callback(functools.partial(timeline.mark_done, i))
         futures.append(future)
     results = list(await asyncio.gather(*futures))
-    cpu = CpuSnapshot.take().seconds_since(start)
+    end = CpuSnapshot.take()
     _check_results(results, n)
-    metrics = _summarise(timeline.enqueued, timeline.done, cpu)
+    metrics = _summarise(timeline.enqueued, timeline.done, start, end)
     metrics.update(harness.extras())
     return metrics
 
@@ -98,8 +106,8 @@ def serial(job: Job, n: int) -> Metrics:
         if job(i) != i:
             raise RuntimeError("results do not match their inputs")
         done.append(time.monotonic())
-    cpu = CpuSnapshot.take().seconds_since(start)
-    return _summarise([origin] * n, done, cpu)
+    end = CpuSnapshot.take()
+    return _summarise([origin] * n, done, start, end)
 
 
 async def memory(harness: Harness, n: int) -> Metrics:

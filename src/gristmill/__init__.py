@@ -8,8 +8,6 @@ Two parts:
   each batch on a leased executor.
 """
 
-from __future__ import annotations
-
 import logging
 
 from ._backends import ExecutorBackend

@@ -18,15 +18,24 @@ CHUNKS_PER_WORKER = 2
 
 
 def due_at(
-    *, pending: int, threshold: int, oldest_at: float | None, max_wait: float, flushing: bool
+    *,
+    pending: int,
+    threshold: int,
+    oldest_at: float | None,
+    max_wait: float,
+    flushing: bool,
+    overdue: int = 0,
 ) -> float | None:
     """Return the clock time at which the next batch is due, or ``None`` if nothing is pending.
 
-    ``-inf`` means "due now": the threshold is met or the grinder is flushing.
+    ``-inf`` means "due now": the threshold is met, the grinder is flushing, or
+    ``overdue`` items were left behind by an earlier cut that was already due
+    (a backlog split over several leases or capped at ``max_batch``). Such a
+    remainder keeps its turn instead of waiting ``max_wait`` all over again.
     """
     if pending <= 0 or oldest_at is None:
         return None
-    if flushing or pending >= threshold:
+    if flushing or overdue > 0 or pending >= threshold:
         return -math.inf
     return oldest_at + max_wait
 
@@ -36,10 +45,15 @@ def batch_size(*, pending: int, threshold: int, spare_leases: int, max_batch: in
 
     A backlog is split evenly over ``spare_leases`` (the batches that could run
     now, this one included), never below ``threshold`` per batch, never above
-    ``max_batch``, and never more than is pending.
+    ``max_batch``, and never more than is pending. A cut does not leave behind
+    fewer than ``threshold`` items unless ``max_batch`` forces it: such a
+    remainder rides along with this batch instead of forming a tiny one.
     """
     share = math.ceil(pending / max(1, spare_leases))
-    return max(0, min(pending, max_batch, max(threshold, share)))
+    size = max(0, min(pending, max_batch, max(threshold, share)))
+    if 0 < pending - size < threshold:
+        size = min(pending, max_batch)
+    return size
 
 
 def chunk_sizes(items: int, workers: int) -> list[int]:

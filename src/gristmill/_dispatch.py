@@ -5,12 +5,12 @@
     items ──► chunk_sizes() ──► chunk 1 ──submit──► worker: run_calls / run_pickled
                            └──► chunk 2 ──submit──► worker ...
     chunk done (worker thread) ──call_soon_threadsafe──► settle each item ──► caller futures
-    all chunks settled (or the batch is cancelled) ──► lease.release()
+    all chunks settled (or the batch is aborted) ──► lease.release()
 
 Every item handed to :func:`run_batch` is settled exactly once through the
 ``settle`` callback, whatever happens: success, its own exception, a chunk-level
 failure (broken pool, revoked lease), a submit that fails part-way, or the
-batch being cancelled by ``stop(cancel_pending=True)``.
+batch being aborted by ``stop(cancel_pending=True)``.
 """
 
 from __future__ import annotations
@@ -71,8 +71,16 @@ async def run_batch(
     workers: int,
     cross_process: bool,
     settle: Settle,
+    abort: asyncio.Future[None],
 ) -> None:
-    """Run ``items`` on ``lease`` and release it when every chunk has settled."""
+    """Run ``items`` on ``lease`` and release it when every chunk has settled.
+
+    ``abort`` is done once the grinder stops with ``cancel_pending=True``: the
+    batch then cancels its callers' futures and the chunks that have not
+    started, and returns the lease without waiting for chunks still running.
+    The grinder never cancels a batch task itself: a task cancelled before its
+    first step would skip this function, stranding its callers and its lease.
+    """
     loop = asyncio.get_running_loop()
     all_settled = loop.create_future()
     unsettled = 0
@@ -85,51 +93,70 @@ async def run_batch(
             all_settled.set_result(None)
 
     try:
+        if abort.done():
+            _abandon(items, submitted)
+            for item in items:
+                settle(item, False, asyncio.CancelledError())
+            return
         start = 0
         for size in chunk_sizes(len(items), workers):
             chunk = items[start : start + size]
+            start += size
+            worker_fn, payload, runnable = _prepare_chunk(chunk, cross_process, settle)
+            if not runnable:
+                continue
             try:
-                future, runnable = _submit_chunk(lease.executor, chunk, cross_process, settle)
+                future = lease.executor.submit(worker_fn, payload)
             except BaseException as exc:  # the rest of the batch never reached the executor
-                for item in items[start:]:
+                for item in [*runnable, *items[start:]]:
                     settle(item, False, exc)
                 break
-            start += size
-            if future is None:
-                continue
             unsettled += 1
             submitted.append(future)
             future.add_done_callback(
                 partial(_deliver, loop, runnable, cross_process, settle, chunk_settled)
             )
         if unsettled:
-            await all_settled
+            await asyncio.wait((all_settled, abort), return_when=asyncio.FIRST_COMPLETED)
+            if not all_settled.done():
+                _abandon(items, submitted)
     except asyncio.CancelledError:
-        for item in items:
-            item.future.cancel()
-        for future in submitted:
-            future.cancel()
+        _abandon(items, submitted)
         raise
     finally:
         await lease.release()
 
 
-def _submit_chunk(
-    executor: Executor, chunk: list[Item], cross_process: bool, settle: Settle
-) -> tuple[Future[Any] | None, list[Item]]:
+def _abandon(items: list[Item], submitted: list[Future[Any]]) -> None:
+    """Cancel the callers' futures and every chunk that has not started.
+
+    Chunks already running finish in their own time; their outcomes reach
+    ``settle`` as usual and are counted as cancelled.
+    """
+    for item in items:
+        item.future.cancel()
+    for future in submitted:
+        future.cancel()
+
+
+def _prepare_chunk(
+    chunk: list[Item], cross_process: bool, settle: Settle
+) -> tuple[Callable[[Any], Any], Any, list[Item]]:
+    """Return the worker function and payload to submit, and the items they carry.
+
+    On cross-process backends an item that will not pickle is settled with its
+    own error here and left out of the payload, so no item is settled twice if
+    the submit itself then fails.
+    """
     calls = [(item.fn, item.args, item.kwargs) for item in chunk]
     if not cross_process:
-        return executor.submit(run_calls, calls), chunk
+        return run_calls, calls, chunk
     payload, bad = encode_calls(calls)
-    if not bad:
-        return executor.submit(run_pickled, payload), chunk
     bad_index = {index for index, _ in bad}
     for index, exc in bad:
         settle(chunk[index], False, exc)
     runnable = [item for index, item in enumerate(chunk) if index not in bad_index]
-    if not runnable:
-        return None, runnable
-    return executor.submit(run_pickled, payload), runnable
+    return run_pickled, payload, runnable
 
 
 def _deliver(

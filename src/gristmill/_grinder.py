@@ -42,13 +42,16 @@ class LeaseSource(Protocol):
     """What the grinder needs from a manager; ``LeasedExecutorManager`` fits."""
 
     @property
-    def max_pools(self) -> int: ...
+    def max_pools(self) -> int:
+        """Most leases that can be out at once; the default ``max_concurrent_batches``."""
 
     @property
-    def workers_per_pool(self) -> int: ...
+    def workers_per_pool(self) -> int:
+        """Workers behind each lease; a batch is cut into chunks for them."""
 
     @property
-    def payloads_cross_process(self) -> bool: ...
+    def payloads_cross_process(self) -> bool:
+        """Whether calls are pickled to reach the workers, so chunks travel pre-pickled."""
 
     async def acquire(
         self,
@@ -57,7 +60,8 @@ class LeaseSource(Protocol):
         owner: str | None = None,
         wait: bool = True,
         timeout: float | None = None,
-    ) -> LeaseLike: ...
+    ) -> LeaseLike:
+        """Lend one executor; the returned lease has ``executor`` and ``async release()``."""
 
 
 class _State(enum.Enum):
@@ -144,10 +148,12 @@ class WorkGrinder:
         self._loop_thread: int | None = None
         self._runner: asyncio.Task[None] | None = None
         self._batch_tasks: set[asyncio.Task[None]] = set()
+        self._abort: asyncio.Future[None] | None = None
         self._crash: BaseException | None = None
         self._queue: deque[Item] = deque()
         self._waker: asyncio.Future[None] | None = None
         self._live = 0
+        self._overdue = 0  # oldest pending items left behind by a cut that was due
         self._running_batches = 0
         self._in_flight = 0
         self._submitted = 0
@@ -176,7 +182,8 @@ class WorkGrinder:
             raise self._crashed_error()
         self._loop, self._loop_thread = loop, threading.get_ident()
         self._state = _State.RUNNING
-        self._runner = loop.create_task(self._run(), name=f"{self._owner_prefix}-runner")
+        self._abort = loop.create_future()
+        self._runner = loop.create_task(self._run(self._abort), name=f"{self._owner_prefix}-runner")
         self._runner.add_done_callback(self._on_task_done)
 
     async def stop(self, *, cancel_pending: bool = False) -> None:
@@ -396,6 +403,7 @@ class WorkGrinder:
     def _on_pending_done(self, future: asyncio.Future[Any]) -> None:
         """A pending job's future finished while queued: its caller cancelled it."""
         self._live -= 1
+        self._overdue = min(self._overdue, self._live)
         self._cancelled += 1
         self._head()
         if len(self._queue) > 2 * self._live + 64:
@@ -413,8 +421,11 @@ class WorkGrinder:
         if waker is not None and not waker.done():
             waker.set_result(None)
 
-    async def _run(self) -> None:
-        """Runner task: wait until a batch is due, lease, cut, hand off; repeat."""
+    async def _run(self, abort: asyncio.Future[None]) -> None:
+        """Runner task: wait until a batch is due, lease, cut, hand off; repeat.
+
+        ``abort`` is resolved by ``stop(cancel_pending=True)``; each batch watches it.
+        """
         manager = self._manager
         while await self._wait_until_due():
             owner = f"{self._owner_prefix}-{self._batches + 1}"
@@ -423,7 +434,7 @@ class WorkGrinder:
             if not items:
                 await lease.release()
                 continue
-            self._launch(lease, items, owner)
+            self._launch(lease, items, owner, abort)
 
     async def _wait_until_due(self) -> bool:
         """Return True when a batch should be cut now, False once a stop has flushed the queue."""
@@ -436,12 +447,14 @@ class WorkGrinder:
                 oldest_at=None if head is None else head.enqueued_at,
                 max_wait=self._max_wait,
                 flushing=self._state is not _State.RUNNING,
+                overdue=self._overdue,
             )
             if due is None and self._state is not _State.RUNNING:
                 return False
             timer: TimerHandle | None = None
             if self._running_batches < self._max_concurrent and due is not None:
                 if due <= self._clock.time():
+                    self._overdue = self._live
                     return True
                 timer = self._clock.call_at(due, self._wake)
             self._waker = loop.create_future()
@@ -472,9 +485,12 @@ class WorkGrinder:
                 item.future.remove_done_callback(callback)
                 items.append(item)
         self._live -= len(items)
+        self._overdue = max(0, self._overdue - len(items))
         return items
 
-    def _launch(self, lease: LeaseLike, items: list[Item], owner: str) -> None:
+    def _launch(
+        self, lease: LeaseLike, items: list[Item], owner: str, abort: asyncio.Future[None]
+    ) -> None:
         self._batches += 1
         self._running_batches += 1
         self._in_flight += len(items)
@@ -487,6 +503,7 @@ class WorkGrinder:
                 workers=self._manager.workers_per_pool,
                 cross_process=self._manager.payloads_cross_process,
                 settle=self._settle,
+                abort=abort,
             ),
             name=owner,
         )
@@ -526,5 +543,5 @@ class WorkGrinder:
             self._cancelled += 1
         if self._runner is not None:
             self._runner.cancel()
-        for task in self._batch_tasks:
-            task.cancel()
+        if self._abort is not None and not self._abort.done():
+            self._abort.set_result(None)

@@ -30,7 +30,7 @@ from functools import partial
 from typing import Any, final
 
 from . import _validate as validate
-from ._backends import ExecutorBackend, check_options, default_mp_context, resolve_backend
+from ._backends import Backend, ExecutorBackend, check_options, default_mp_context, resolve_backend
 from ._clock import Clock, MonotonicClock, TimerHandle
 from ._errors import LeaseUnavailableError, NotStartedError, WrongLoopError
 from ._lease import ExecutorLease
@@ -267,13 +267,16 @@ class LeasedExecutorManager:
             if timer is not None:
                 timer.cancel()
         self._waiters.fail_all(NotStartedError("manager stopped while acquire() was waiting"))
-        idle = [pool.executor for pool in self._idle]
-        self._idle.clear()
-        for pool in [*self._draining, *(lease._pool for lease in self._leases.values())]:
-            self._retire(pool, kill=True)
+        pools = [*self._idle, *self._draining, *(lease._pool for lease in self._leases.values())]
+        quiet: list[Executor] = []
+        for pool in pools:
+            if self._withdraw(pool):
+                _shut_down(self._backend, pool.executor, kill=True)
+            else:
+                quiet.append(pool.executor)
         forwarder, self._forwarder = self._forwarder, None
         try:
-            await asyncio.to_thread(_join_executors, idle, forwarder)
+            await asyncio.to_thread(_join_executors, quiet, forwarder)
         finally:
             self._state = _State.STOPPED
             self._stopped.set_result(None)
@@ -330,7 +333,7 @@ class LeasedExecutorManager:
             else self._clock.call_at(self._clock.time() + limit, partial(_time_out, future, limit))
         )
         try:
-            return await future
+            lease = await future
         except asyncio.CancelledError:
             if future.done() and not future.cancelled() and future.exception() is None:
                 self._release_lease(future.result())
@@ -338,6 +341,10 @@ class LeasedExecutorManager:
         finally:
             if timer is not None:
                 timer.cancel()
+        if self._state is not _State.RUNNING:
+            # Handed a pool, but stop() revoked it before this task resumed.
+            raise NotStartedError("manager stopped while acquire() was waiting")
+        return lease
 
     async def release(self, lease_id: str) -> None:
         """Return the lease with this id; unknown or ended ids are ignored. Owning loop only."""
@@ -370,8 +377,8 @@ class LeasedExecutorManager:
             {
                 "lease_id": lease.lease_id,
                 "owner": lease.owner,
-                "seconds_until_soft_expiry": lease.soft_expires_at - now,
-                "seconds_until_hard_expiry": lease.hard_expires_at - now,
+                "seconds_until_soft_expiry": max(0.0, lease.soft_expires_at - now),
+                "seconds_until_hard_expiry": max(0.0, lease.hard_expires_at - now),
             }
             for lease in list(self._leases.values())
         ]
@@ -509,7 +516,6 @@ class LeasedExecutorManager:
             holder.lease_id if holder else "-",
             holder.owner if holder else "-",
         )
-        self._leases_revoked += 1
         self._retire(pool, kill=True)
         self._replenish()
 
@@ -534,9 +540,19 @@ class LeasedExecutorManager:
 
     def _retire(self, pool: Pool, *, kill: bool) -> None:
         """Take ``pool`` out of service for good; shut it down without waiting."""
+        self._withdraw(pool)
+        _shut_down(self._backend, pool.executor, kill=kill)
+
+    def _withdraw(self, pool: Pool) -> int:
+        """Take ``pool`` out of service (revoking its lease); return the work still in flight.
+
+        Once this returns nothing can submit to the pool any more, so a result
+        of 0 stays true and the executor can be joined without blocking.
+        """
         for lease_id in [lid for lid, lease in self._leases.items() if lease._pool is pool]:
             del self._leases[lease_id]
-        pool.detach()
+            self._leases_revoked += 1
+        inflight = pool.detach()
         timer = self._expiry.pop(pool, None)
         if timer is not None:
             timer.cancel()
@@ -545,9 +561,7 @@ class LeasedExecutorManager:
         self._draining.discard(pool)
         pool.state = PoolState.RETIRED
         self._pools_retired += 1
-        pool.executor.shutdown(wait=False, cancel_futures=True)
-        if kill and self._backend.can_kill_workers:
-            self._backend.kill_workers(pool.executor)
+        return inflight
 
     def _replenish(self) -> None:
         """Hand new pools to waiters and restore the sizing target after a retirement."""
@@ -557,6 +571,8 @@ class LeasedExecutorManager:
 
     def _resize(self) -> None:
         """Re-read the size signal, grow to the target and schedule the next check."""
+        if self._state is not _State.RUNNING:
+            return  # a notice from another thread that landed after stop() began
         if self._check_timer is not None:
             self._check_timer.cancel()
         units = self._read_size()
@@ -595,6 +611,17 @@ class LeasedExecutorManager:
 def _time_out(future: asyncio.Future[ExecutorLease], limit: float) -> None:
     if not future.done():
         future.set_exception(TimeoutError(f"no executor became free within {limit}s"))
+
+
+def _shut_down(backend: Backend, executor: Executor, *, kill: bool) -> None:
+    """Shut ``executor`` down without waiting, first killing its workers if asked.
+
+    The kill comes first: ``ProcessPoolExecutor.shutdown()`` forgets its worker
+    processes, so afterwards there would be nothing left to kill.
+    """
+    if kill and backend.can_kill_workers:
+        backend.kill_workers(executor)
+    executor.shutdown(wait=False, cancel_futures=True)
 
 
 def _join_executors(executors: list[Executor], forwarder: LogForwarder | None) -> None:

@@ -42,6 +42,11 @@ class ProcessLoggingConfig:
 
     def __post_init__(self) -> None:
         _level_number(self.level)
+        if self.target_logger is not None and not isinstance(self.target_logger, logging.Logger):
+            raise TypeError(
+                "target_logger must be a logging.Logger or None, got "
+                f"{type(self.target_logger).__name__}; pass logging.getLogger(name)"
+            )
 
 
 def _level_number(level: int | str) -> int:

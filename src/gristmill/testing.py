@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import final
 
 from ._clock import Clock, TimerHandle
+from ._validate import duration
 
 __all__ = ["Clock", "FakeClock", "TimerHandle"]
 
@@ -60,10 +61,14 @@ class FakeClock:
         return timer
 
     def advance(self, seconds: float) -> None:
-        """Move time forward by ``seconds``, running every timer that falls due."""
-        if seconds < 0:
-            raise ValueError(f"seconds must be >= 0, got {seconds!r}")
-        target = self._now + seconds
+        """Move time forward by ``seconds``, running every timer that falls due.
+
+        Raises:
+            ValueError: ``seconds`` is negative, NaN or infinite (an infinite
+                jump would never finish while a periodic timer re-arms itself).
+            TypeError: ``seconds`` is not a number.
+        """
+        target = self._now + duration("seconds", seconds, allow_zero=True)
         while self._timers and self._timers[0][0] <= target:
             when, _, timer = heapq.heappop(self._timers)
             self._now = max(self._now, when)

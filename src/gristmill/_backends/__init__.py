@@ -36,14 +36,14 @@ _BUILTIN: dict[str, Backend] = {
 
 
 def resolve_backend(name: str) -> tuple[ExecutorBackend, Backend]:
-    """Map a backend name to its enum member and implementation.
+    """Map a backend name (in any letter case, like leasepool) to its member and implementation.
 
     Raises:
         UnsupportedBackendError: the name is unknown, or the backend needs a
             newer Python than this one.
     """
     try:
-        member = ExecutorBackend(name)
+        member = ExecutorBackend(name.lower() if isinstance(name, str) else name)
     except ValueError:
         known = ", ".join(member.value for member in ExecutorBackend)
         raise UnsupportedBackendError(

@@ -1,0 +1,54 @@
+"""Quickstart: a manager lends thread pools, a grinder batches jobs onto them.
+
+Shows ``submit`` (await one result), ``enqueue`` (get a future now, await it
+later), how a job's exception reaches only its own caller, and ``stats()``.
+
+Run from the repository root::
+
+    .venv/bin/python examples/quickstart.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from gristmill import LeasedExecutorManager, WorkGrinder
+
+
+def lookup_price(sku: str) -> float:
+    """A blocking call, such as a database query or a sync SDK."""
+    time.sleep(0.01)
+    if sku == "unknown":
+        raise KeyError(sku)
+    return 9.99 + len(sku)
+
+
+async def main() -> None:
+    manager = LeasedExecutorManager(backend="thread", max_pools=2, workers_per_pool=4)
+    # A batch starts when 8 jobs are pending or the oldest has waited 50 ms.
+    grinder = WorkGrinder(executor_manager=manager, batch_size_threshold=8, max_wait_seconds=0.05)
+    await manager.start()
+    await grinder.start()
+    try:
+        price = await grinder.submit(lookup_price, "apple")  # typed: float
+        print(f"submit:  apple costs {price:.2f}")
+
+        skus = ["kiwi", "fig", "unknown"]
+        futures = [await grinder.enqueue(lookup_price, sku) for sku in skus]
+        outcomes = await asyncio.gather(*futures, return_exceptions=True)
+        for sku, outcome in zip(skus, outcomes, strict=True):
+            print(f"enqueue: {sku:<8} -> {outcome!r}")
+
+        stats = grinder.stats()
+        print(
+            f"stats:   submitted={stats['submitted']} completed={stats['completed']} "
+            f"failed={stats['failed']} batches={stats['batches']} pending={stats['pending']}"
+        )
+    finally:
+        await grinder.stop()  # drains anything still pending
+        await manager.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

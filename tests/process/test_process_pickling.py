@@ -1,0 +1,107 @@
+"""Items that cannot cross the process boundary fail alone, with a clear UnpicklableError.
+
+The jobs are enqueued without yielding, so they form one batch; good and bad
+items alternate, so every chunk of that batch holds both kinds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from gristmill import RemoteTraceback, UnpicklableError, WorkGrinder
+from tests.process import jobs
+
+Job = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]
+
+
+async def _run_alternating(grinder: WorkGrinder, bad: list[Job]) -> list[object]:
+    """Run each bad job followed by a good one; check the good ones, return the bad outcomes.
+
+    With 2 workers a batch is cut into 4 chunks, so 4 or more bad jobs put a
+    bad and a good job side by side in every chunk.
+    """
+    futures: list[asyncio.Future[Any]] = []
+    for i, (fn, args, kwargs) in enumerate(bad):
+        futures.append(await grinder.enqueue(fn, *args, **kwargs))
+        futures.append(await grinder.enqueue(jobs.square, i))
+    outcomes = await asyncio.gather(*futures, return_exceptions=True)
+    assert outcomes[1::2] == [i * i for i in range(len(bad))]
+    assert (await grinder.astats())["batches"] == 1
+    return outcomes[0::2]
+
+
+async def test_unpicklable_arguments_fail_only_their_own_item(
+    process_grinder: WorkGrinder,
+) -> None:
+    bad: list[Job] = [
+        (jobs.describe, (lambda: None,), {}),
+        (jobs.describe, (threading.Lock(),), {}),
+        (jobs.describe, (1,), {"label": threading.Lock()}),
+        (lambda: 1, (), {}),
+    ]
+    errors = await _run_alternating(process_grinder, bad)
+
+    for error in errors:
+        assert isinstance(error, UnpicklableError)
+        assert isinstance(error, TypeError)
+        assert "cannot be pickled" in str(error)
+    assert "argument 0" in str(errors[0])
+    assert "<lambda>" in str(errors[0])
+    assert "argument 0" in str(errors[1])
+    assert "lock" in str(errors[1])
+    assert "keyword argument 'label'" in str(errors[2])
+    assert "the function" in str(errors[3])
+    assert "<lambda>" in str(errors[3])
+
+
+async def test_unpicklable_results_and_exceptions_fail_only_their_own_item(
+    process_grinder: WorkGrinder,
+) -> None:
+    bad: list[Job] = [
+        (jobs.return_lock, (), {}),
+        (jobs.return_generator, (), {}),
+        (jobs.raise_two_arg_error, (), {}),
+        (jobs.return_lock, (), {}),
+    ]
+    errors = await _run_alternating(process_grinder, bad)
+
+    lock_error, generator_error, exception_error, _ = errors
+    assert isinstance(lock_error, UnpicklableError)
+    assert "result" in str(lock_error)
+    assert "lock" in str(lock_error)
+    assert isinstance(generator_error, UnpicklableError)
+    assert "result of type generator" in str(generator_error)
+    assert isinstance(exception_error, UnpicklableError)
+    assert "exception" in str(exception_error)
+    assert "TwoArgError" in str(exception_error)
+    # The original error and where it was raised are kept as the remote traceback.
+    cause = exception_error.__cause__
+    assert isinstance(cause, RemoteTraceback)
+    assert "raise_two_arg_error" in cause.text
+    assert "code 7: bad input" in cause.text
+
+
+async def test_result_that_pickles_but_does_not_unpickle_fails_only_its_item(
+    process_grinder: WorkGrinder,
+) -> None:
+    errors = await _run_alternating(process_grinder, [(jobs.return_two_arg_error, (), {})] * 4)
+
+    for error in errors:
+        assert isinstance(error, UnpicklableError)
+        assert "result" in str(error)
+        assert "TwoArgError" in str(error)
+
+
+async def test_argument_that_pickles_but_does_not_unpickle_fails_its_chunk_clearly(
+    process_grinder: WorkGrinder,
+) -> None:
+    with pytest.raises(UnpicklableError, match="unpickled in the worker") as caught:
+        await process_grinder.submit(jobs.describe, jobs.TwoArgError(1, "as an argument"))
+    assert "TwoArgError" in str(caught.value.__cause__)
+    # The pool survived: the next job runs normally.
+    assert await process_grinder.submit(jobs.square, 9) == 81

@@ -1,0 +1,119 @@
+"""Pure batch policy (gristmill._batching): when a batch is due, how big it is, how it is
+chunked. No event loop."""
+
+from __future__ import annotations
+
+import math
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gristmill._batching import CHUNKS_PER_WORKER, batch_size, chunk_sizes, due_at
+
+
+class TestDueAt:
+    def test_nothing_pending_is_never_due(self) -> None:
+        assert due_at(pending=0, threshold=4, oldest_at=1.0, max_wait=10.0, flushing=True) is None
+        assert due_at(pending=3, threshold=4, oldest_at=None, max_wait=10.0, flushing=True) is None
+
+    def test_below_threshold_is_due_max_wait_after_the_oldest(self) -> None:
+        assert due_at(pending=3, threshold=4, oldest_at=5.0, max_wait=10.0, flushing=False) == 15.0
+
+    def test_reaching_the_threshold_is_due_now(self) -> None:
+        assert (
+            due_at(pending=4, threshold=4, oldest_at=5.0, max_wait=10.0, flushing=False)
+            == -math.inf
+        )
+        assert (
+            due_at(pending=9, threshold=4, oldest_at=5.0, max_wait=10.0, flushing=False)
+            == -math.inf
+        )
+
+    def test_flushing_is_due_now(self) -> None:
+        assert (
+            due_at(pending=1, threshold=4, oldest_at=5.0, max_wait=10.0, flushing=True) == -math.inf
+        )
+
+    def test_items_left_behind_by_a_due_cut_are_due_now(self) -> None:
+        assert (
+            due_at(pending=1, threshold=4, oldest_at=5.0, max_wait=10.0, flushing=False, overdue=1)
+            == -math.inf
+        )
+        assert (
+            due_at(pending=1, threshold=4, oldest_at=5.0, max_wait=10.0, flushing=False, overdue=0)
+            == 15.0
+        )
+
+
+class TestBatchSize:
+    def test_a_small_queue_goes_out_whole(self) -> None:
+        assert batch_size(pending=3, threshold=4, spare_leases=2, max_batch=100) == 3
+
+    def test_a_backlog_is_split_evenly_over_spare_leases(self) -> None:
+        assert batch_size(pending=30, threshold=2, spare_leases=2, max_batch=100) == 15
+        assert batch_size(pending=31, threshold=2, spare_leases=3, max_batch=100) == 11
+
+    def test_a_share_never_drops_below_the_threshold(self) -> None:
+        assert batch_size(pending=40, threshold=20, spare_leases=4, max_batch=100) == 20
+
+    def test_a_remainder_below_the_threshold_rides_along(self) -> None:
+        assert batch_size(pending=30, threshold=20, spare_leases=2, max_batch=100) == 30
+        assert batch_size(pending=5, threshold=4, spare_leases=2, max_batch=100) == 5
+
+    def test_max_batch_caps_the_cut_even_if_a_small_remainder_is_left(self) -> None:
+        assert batch_size(pending=1030, threshold=20, spare_leases=1, max_batch=1024) == 1024
+        assert batch_size(pending=25, threshold=20, spare_leases=1, max_batch=20) == 20
+
+    def test_no_spare_lease_counts_as_one(self) -> None:
+        assert batch_size(pending=10, threshold=2, spare_leases=0, max_batch=100) == 10
+
+    def test_nothing_pending_cuts_nothing(self) -> None:
+        assert batch_size(pending=0, threshold=2, spare_leases=2, max_batch=100) == 0
+
+    @given(
+        pending=st.integers(0, 5000),
+        threshold=st.integers(1, 200),
+        spare=st.integers(0, 16),
+        extra=st.integers(0, 2000),
+    )
+    def test_bounds_hold_for_any_input(
+        self, pending: int, threshold: int, spare: int, extra: int
+    ) -> None:
+        max_batch = threshold + extra
+        size = batch_size(
+            pending=pending, threshold=threshold, spare_leases=spare, max_batch=max_batch
+        )
+        assert 0 <= size <= min(pending, max_batch)
+        if pending > 0:
+            assert size >= min(pending, threshold)
+        remainder = pending - size
+        if 0 < remainder < threshold:
+            assert size == max_batch
+
+
+class TestChunkSizes:
+    def test_no_items_no_chunks(self) -> None:
+        assert chunk_sizes(0, 4) == []
+
+    def test_few_items_go_one_per_chunk(self) -> None:
+        assert chunk_sizes(3, 2) == [1, 1, 1]
+
+    def test_many_items_make_chunks_per_worker_near_equal_chunks(self) -> None:
+        assert CHUNKS_PER_WORKER == 2
+        assert chunk_sizes(10, 2) == [3, 3, 2, 2]
+        assert chunk_sizes(8, 2) == [2, 2, 2, 2]
+        assert chunk_sizes(4, 1) == [2, 2]
+
+    def test_zero_workers_counts_as_one(self) -> None:
+        assert chunk_sizes(5, 0) == [3, 2]
+
+    @given(items=st.integers(0, 10_000), workers=st.integers(1, 64))
+    def test_chunks_cover_every_item_near_equally(self, items: int, workers: int) -> None:
+        sizes = chunk_sizes(items, workers)
+        assert sum(sizes) == items
+        assert len(sizes) <= CHUNKS_PER_WORKER * workers
+        assert all(size >= 1 for size in sizes)
+        if sizes:
+            assert max(sizes) - min(sizes) <= 1
+            assert sizes == sorted(sizes, reverse=True)
+            assert len(sizes) == min(items, CHUNKS_PER_WORKER * workers)
