@@ -78,6 +78,21 @@ def test_error_tree() -> None:
     assert outside_the_tree == []
 
 
+def test_every_exported_error_is_drawn_in_the_error_tree_and_defined_there() -> None:
+    from gristmill import _errors
+
+    tree = inspect.getdoc(_errors) or ""
+    errors = {
+        value
+        for _, value in _exported()
+        if isinstance(value, type) and issubclass(value, BaseException)
+    }
+    undrawn = sorted(error.__name__ for error in errors if f" {error.__name__}" not in tree)
+    elsewhere = sorted(error.__name__ for error in errors if error.__module__ != _errors.__name__)
+    assert undrawn == []
+    assert elsewhere == []
+
+
 @pytest.mark.parametrize("name", [*LIFECYCLE_ERRORS, "GrinderCrashedError"])
 def test_lifecycle_errors_are_runtime_errors(name: str) -> None:
     error = getattr(gristmill, name)

@@ -20,6 +20,8 @@ from ._errors import (
     LeasePoolNotStartedError,
     LeaseUnavailableError,
     NotStartedError,
+    RemoteTraceback,
+    UnpicklableError,
     UnsupportedBackendError,
     WrongLoopError,
 )
@@ -28,7 +30,6 @@ from ._lease import ExecutorLease, LeasedExecutor
 from ._manager import LeasedExecutorManager, SizeProvider
 from ._process_logging import ProcessLoggingConfig
 from ._stats import GrinderStats, LeaseInfo, ManagerStats
-from ._worker import RemoteTraceback, UnpicklableError
 
 __version__ = "0.1.0"
 

@@ -11,10 +11,16 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["CHUNKS_PER_WORKER", "batch_size", "chunk_sizes", "due_at"]
+__all__ = ["CHUNKS_PER_WORKER", "CHUNK_TARGET_SECONDS", "batch_size", "chunk_sizes", "due_at"]
 
 CHUNKS_PER_WORKER = 2
-"""Chunks per pool worker: two keeps every worker busy while a straggler finishes."""
+"""Fewest chunks per pool worker: two keeps every worker busy while a straggler finishes."""
+
+CHUNK_TARGET_SECONDS = 0.01
+"""Slow items are cut into chunks of about this much work, so callers hear back
+early and the workers share the batch evenly; fast items stay in a few big
+chunks, where the per-chunk cost (a submit, a thread hop, a pickle round trip)
+would otherwise dominate."""
 
 
 def due_at(
@@ -40,26 +46,35 @@ def due_at(
     return oldest_at + max_wait
 
 
-def batch_size(*, pending: int, threshold: int, spare_leases: int, max_batch: int) -> int:
+def batch_size(*, pending: int, threshold: int, slots: int, max_batch: int) -> int:
     """Return how many pending items the next batch takes.
 
-    A backlog is split evenly over ``spare_leases`` (the batches that could run
+    A backlog is split evenly over ``slots`` (the batches that could start
     now, this one included), never below ``threshold`` per batch, never above
     ``max_batch``, and never more than is pending. A cut does not leave behind
     fewer than ``threshold`` items unless ``max_batch`` forces it: such a
     remainder rides along with this batch instead of forming a tiny one.
     """
-    share = math.ceil(pending / max(1, spare_leases))
+    share = math.ceil(pending / max(1, slots))
     size = max(0, min(pending, max_batch, max(threshold, share)))
     if 0 < pending - size < threshold:
         size = min(pending, max_batch)
     return size
 
 
-def chunk_sizes(items: int, workers: int) -> list[int]:
-    """Split ``items`` into at most ``CHUNKS_PER_WORKER * workers`` near-equal chunks."""
+def chunk_sizes(items: int, workers: int, item_seconds: float | None = None) -> list[int]:
+    """Split ``items`` into near-equal chunks.
+
+    There are ``CHUNKS_PER_WORKER * workers`` chunks, or more when the
+    measured run time per item (``item_seconds``, unknown for a first batch)
+    says a chunk would take longer than ``CHUNK_TARGET_SECONDS``; never more
+    chunks than items.
+    """
     if items <= 0:
         return []
-    count = min(items, CHUNKS_PER_WORKER * max(1, workers))
+    count = CHUNKS_PER_WORKER * max(1, workers)
+    if item_seconds is not None and item_seconds > 0:
+        count = max(count, math.ceil(items * item_seconds / CHUNK_TARGET_SECONDS))
+    count = min(items, count)
     base, extra = divmod(items, count)
     return [base + 1] * extra + [base] * (count - extra)

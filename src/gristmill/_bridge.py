@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 from collections.abc import Callable
-from typing import TypeVar
+from functools import partial
+from typing import Any, TypeVar
 
-__all__ = ["call_in_loop", "mirror"]
+from ._worker import stop_iteration_error
+
+__all__ = ["call_in_loop", "mirror", "wrap_call"]
 
 T = TypeVar("T")
 
@@ -56,3 +60,46 @@ def mirror(
 
     source.add_done_callback(copy)
     target.add_done_callback(propagate_cancel)
+
+
+def wrap_call(
+    source: concurrent.futures.Future[T], fn: Callable[..., Any], loop: asyncio.AbstractEventLoop
+) -> asyncio.Future[T]:
+    """Return a future on ``loop`` that takes the outcome of ``source``, the call of ``fn``.
+
+    Like :func:`asyncio.wrap_future`, but a ``StopIteration`` raised by ``fn``
+    arrives as the ``RuntimeError`` of :func:`stop_iteration_error`, since an
+    asyncio future refuses to carry one (``wrap_future`` would fail inside a
+    loop callback and never resolve). Cancelling the returned future does not
+    cancel ``source``: the awaiting caller does that. Call on ``loop``'s thread.
+    """
+    target: asyncio.Future[T] = loop.create_future()
+    source.add_done_callback(partial(_forward, loop, partial(_copy_call, fn, target)))
+    return target
+
+
+def _forward(
+    loop: asyncio.AbstractEventLoop,
+    copy: Callable[[concurrent.futures.Future[Any]], None],
+    done: concurrent.futures.Future[Any],
+) -> None:
+    """Runs on whichever thread resolved ``done``; the copy happens on ``loop``."""
+    with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting any more
+        loop.call_soon_threadsafe(copy, done)
+
+
+def _copy_call(
+    fn: Callable[..., Any], target: asyncio.Future[Any], done: concurrent.futures.Future[Any]
+) -> None:
+    if target.done():  # the awaiting caller was cancelled
+        return
+    if done.cancelled():
+        target.cancel()
+        return
+    exc = done.exception()
+    if exc is None:
+        target.set_result(done.result())
+    elif isinstance(exc, StopIteration):
+        target.set_exception(stop_iteration_error(fn, exc))
+    else:
+        target.set_exception(exc)

@@ -17,38 +17,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor, Future
 from functools import partial
 from typing import Any, Protocol
 
 from ._batching import chunk_sizes
 from ._errors import LeaseExpiredError
-from ._worker import decode_outcomes, encode_calls, run_calls, run_pickled
+from ._job import Job
+from ._worker import Outcome, decode_outcomes, encode_calls, run_calls, run_pickled
 
-__all__ = ["Item", "LeaseLike", "Settle", "run_batch"]
-
-
-class Item:
-    """One queued call and the future its caller awaits."""
-
-    __slots__ = ("args", "enqueued_at", "fn", "future", "kwargs", "owner")
-
-    def __init__(
-        self,
-        fn: Callable[..., Any],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any] | None,
-        future: asyncio.Future[Any],
-        enqueued_at: float,
-        owner: str | None,
-    ) -> None:
-        self.fn = fn
-        self.args = args
-        self.kwargs = kwargs
-        self.future = future
-        self.enqueued_at = enqueued_at
-        self.owner = owner
+__all__ = ["LeaseLike", "Settle", "run_batch"]
 
 
 class LeaseLike(Protocol):
@@ -60,18 +40,21 @@ class LeaseLike(Protocol):
     async def release(self) -> None: ...
 
 
-Settle = Callable[[Item, bool, Any], None]
-"""Resolves one item: ``settle(item, ok, result_or_exception)``; owning loop only."""
+Settle = Callable[[Sequence[Job], Iterable[Outcome]], None]
+"""Resolves items with their outcomes, pairwise; owning loop only."""
 
 
 async def run_batch(
     lease: LeaseLike,
-    items: list[Item],
+    items: list[Job],
     *,
     workers: int,
     cross_process: bool,
     settle: Settle,
     abort: asyncio.Future[None],
+    on_drained: Callable[[], None],
+    item_seconds: float | None,
+    observe: Callable[[float], None],
 ) -> None:
     """Run ``items`` on ``lease`` and release it when every chunk has settled.
 
@@ -80,6 +63,10 @@ async def run_batch(
     started, and returns the lease without waiting for chunks still running.
     The grinder never cancels a batch task itself: a task cancelled before its
     first step would skip this function, stranding its callers and its lease.
+    ``on_drained`` is called once no item of the batch is left to settle,
+    just before the lease goes back. ``item_seconds`` (the recent run time per
+    item, if known) sizes the chunks; ``observe`` receives each chunk's
+    measured run time per item.
     """
     loop = asyncio.get_running_loop()
     all_settled = loop.create_future()
@@ -95,26 +82,24 @@ async def run_batch(
     try:
         if abort.done():
             _abandon(items, submitted)
-            for item in items:
-                settle(item, False, asyncio.CancelledError())
+            _fail(settle, items, asyncio.CancelledError())
             return
         start = 0
-        for size in chunk_sizes(len(items), workers):
+        for size in chunk_sizes(len(items), workers, item_seconds):
             chunk = items[start : start + size]
             start += size
             worker_fn, payload, runnable = _prepare_chunk(chunk, cross_process, settle)
             if not runnable:
                 continue
             try:
-                future = lease.executor.submit(worker_fn, payload)
+                future = lease.executor.submit(_timed, worker_fn, payload)
             except BaseException as exc:  # the rest of the batch never reached the executor
-                for item in [*runnable, *items[start:]]:
-                    settle(item, False, exc)
+                _fail(settle, [*runnable, *items[start:]], exc)
                 break
             unsettled += 1
             submitted.append(future)
             future.add_done_callback(
-                partial(_deliver, loop, runnable, cross_process, settle, chunk_settled)
+                partial(_deliver, loop, runnable, cross_process, settle, chunk_settled, observe)
             )
         if unsettled:
             await asyncio.wait((all_settled, abort), return_when=asyncio.FIRST_COMPLETED)
@@ -124,62 +109,81 @@ async def run_batch(
         _abandon(items, submitted)
         raise
     finally:
+        on_drained()
         await lease.release()
 
 
-def _abandon(items: list[Item], submitted: list[Future[Any]]) -> None:
+def _abandon(items: list[Job], submitted: list[Future[Any]]) -> None:
     """Cancel the callers' futures and every chunk that has not started.
 
     Chunks already running finish in their own time; their outcomes reach
     ``settle`` as usual and are counted as cancelled.
     """
-    for item in items:
-        item.future.cancel()
+    for job in items:
+        job.cancel()
     for future in submitted:
         future.cancel()
 
 
 def _prepare_chunk(
-    chunk: list[Item], cross_process: bool, settle: Settle
-) -> tuple[Callable[[Any], Any], Any, list[Item]]:
+    chunk: list[Job], cross_process: bool, settle: Settle
+) -> tuple[Callable[[Any], Any], Any, list[Job]]:
     """Return the worker function and payload to submit, and the items they carry.
 
     On cross-process backends an item that will not pickle is settled with its
     own error here and left out of the payload, so no item is settled twice if
     the submit itself then fails.
     """
-    calls = [(item.fn, item.args, item.kwargs) for item in chunk]
     if not cross_process:
-        return run_calls, calls, chunk
+        return _run_items, chunk, chunk
+    calls = [(job.fn, job.args, job.kwargs) for job in chunk]
     payload, bad = encode_calls(calls)
     bad_index = {index for index, _ in bad}
-    for index, exc in bad:
-        settle(chunk[index], False, exc)
+    settle([chunk[index] for index, _ in bad], [(False, exc) for _, exc in bad])
     runnable = [item for index, item in enumerate(chunk) if index not in bad_index]
     return run_pickled, payload, runnable
 
 
+def _timed(run: Callable[[Any], Any], payload: Any) -> tuple[Any, float]:
+    """Worker side of every chunk: run it and say how long the work took."""
+    started = time.perf_counter()
+    result = run(payload)
+    return result, time.perf_counter() - started
+
+
+def _run_items(items: list[Job]) -> list[Outcome]:
+    """Thread-backend chunk: runs in the pool thread, so the loop does none of this work."""
+    return run_calls([(job.fn, job.args, job.kwargs) for job in items])
+
+
+def _fail(settle: Settle, items: Sequence[Job], exc: BaseException) -> None:
+    """Settle every item in ``items`` with the same exception."""
+    settle(items, [(False, exc)] * len(items))
+
+
 def _deliver(
     loop: asyncio.AbstractEventLoop,
-    chunk: list[Item],
+    chunk: list[Job],
     cross_process: bool,
     settle: Settle,
     chunk_settled: Callable[[], None],
+    observe: Callable[[float], None],
     future: Future[Any],
 ) -> None:
     """Chunk future callback (any thread): settle the chunk on the owning loop."""
     with contextlib.suppress(RuntimeError):  # loop closed: nothing left to resolve
         loop.call_soon_threadsafe(
-            _settle_chunk, future, chunk, cross_process, settle, chunk_settled
+            _settle_chunk, future, chunk, cross_process, settle, chunk_settled, observe
         )
 
 
 def _settle_chunk(
     future: Future[Any],
-    chunk: list[Item],
+    chunk: list[Job],
     cross_process: bool,
     settle: Settle,
     chunk_settled: Callable[[], None],
+    observe: Callable[[float], None],
 ) -> None:
     try:
         if future.cancelled():
@@ -190,10 +194,10 @@ def _settle_chunk(
         elif (exc := future.exception()) is not None:
             outcomes = [(False, exc)] * len(chunk)
         else:
-            result = future.result()
+            result, elapsed = future.result()
+            observe(elapsed / len(chunk))
             outcomes = decode_outcomes(result) if cross_process else result
     except Exception as exc:  # e.g. a result that pickled but will not unpickle here
         outcomes = [(False, exc)] * len(chunk)
-    for item, (ok, value) in zip(chunk, outcomes, strict=True):
-        settle(item, ok, value)
+    settle(chunk, outcomes)
     chunk_settled()

@@ -9,7 +9,13 @@ catch the whole family at once::
     ├── GrinderCrashedError  (RuntimeError)
     ├── LeaseUnavailableError
     ├── LeaseExpiredError
-    └── UnsupportedBackendError  (ValueError)
+    ├── UnsupportedBackendError  (ValueError)
+    ├── UnpicklableError  (TypeError)
+    └── RemoteTraceback
+
+``RemoteTraceback`` is never raised on its own: it is the ``__cause__`` of an
+exception that a process worker raised, and carries the worker's traceback as
+text.
 
 Waiting too long raises the builtin :class:`TimeoutError`, never a subclass of
 our own. The ``LeasePool*`` aliases exist so that code written for the
@@ -26,6 +32,8 @@ __all__ = [
     "LeasePoolNotStartedError",
     "LeaseUnavailableError",
     "NotStartedError",
+    "RemoteTraceback",
+    "UnpicklableError",
     "UnsupportedBackendError",
     "WrongLoopError",
 ]
@@ -61,6 +69,25 @@ class LeaseExpiredError(GristmillError):
 
 class UnsupportedBackendError(GristmillError, ValueError):
     """The backend name is unknown, or not available on this Python."""
+
+
+class UnpicklableError(GristmillError, TypeError):
+    """A call, result or exception could not cross the process boundary.
+
+    The message names the part that failed (the function, a positional or
+    keyword argument, the result or the exception) and what to pass instead.
+    """
+
+
+class RemoteTraceback(GristmillError):
+    """Carries a worker-side traceback as text; set as ``__cause__`` of the worker's error."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+    def __str__(self) -> str:
+        return self.text
 
 
 LeasePoolError = GristmillError

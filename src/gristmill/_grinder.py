@@ -21,17 +21,20 @@ import concurrent.futures
 import enum
 import logging
 import threading
+from asyncio import get_running_loop
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol, TypeVar, final
 
 from . import _validate as validate
 from ._batching import batch_size, due_at
 from ._bridge import call_in_loop, mirror
 from ._clock import Clock, MonotonicClock, TimerHandle
-from ._dispatch import Item, LeaseLike, run_batch
+from ._dispatch import LeaseLike, run_batch
 from ._errors import GrinderCrashedError, NotStartedError, WrongLoopError
+from ._job import Job
 from ._stats import GrinderStats
+from ._worker import Outcome
 
 __all__ = ["LeaseSource", "WorkGrinder"]
 
@@ -70,6 +73,10 @@ class _State(enum.Enum):
     STOPPING = "stopping"
     STOPPED = "stopped"
     BROKEN = "broken"
+
+
+_OBSERVABLE = frozenset({_State.RUNNING, _State.STOPPING, _State.BROKEN})
+"""States in which the owning loop can still answer ``stats_from_thread``."""
 
 
 @final
@@ -143,18 +150,22 @@ class WorkGrinder:
         self._owner_prefix = owner_prefix
         self._logger = logger or logging.getLogger("gristmill.grinder")
         self._clock: Clock = clock or getattr(executor_manager, "clock", None) or MonotonicClock()
+        self._time = self._clock.time
+        self._cancel_hook = self._on_pending_done  # one bound method, reused per job
         self._state = _State.CREATED
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         self._runner: asyncio.Task[None] | None = None
-        self._batch_tasks: set[asyncio.Task[None]] = set()
+        self._batch_tasks: dict[asyncio.Task[None], list[Job]] = {}
         self._abort: asyncio.Future[None] | None = None
         self._crash: BaseException | None = None
-        self._queue: deque[Item] = deque()
+        self._queue: deque[Job] = deque()
         self._waker: asyncio.Future[None] | None = None
         self._live = 0
         self._overdue = 0  # oldest pending items left behind by a cut that was due
-        self._running_batches = 0
+        self._running_batches = 0  # batch tasks alive, each holding a lease
+        self._busy_batches = 0  # batches with items still to settle
+        self._item_seconds: float | None = None  # recent run time per item, for chunking
         self._in_flight = 0
         self._submitted = 0
         self._completed = 0
@@ -228,9 +239,9 @@ class WorkGrinder:
             GrinderCrashedError: the grinder's background task failed.
             Exception: whatever ``fn`` raised.
         """
-        future: asyncio.Future[T] = self._put(
-            self._require_accepting("submit"), fn, args, kwargs, owner
-        )
+        if self._state is not _State.RUNNING or get_running_loop() is not self._loop:
+            self._require_accepting("submit")
+        future: asyncio.Future[T] = self._put(fn, args, kwargs, owner)
         return await future
 
     async def enqueue(
@@ -246,7 +257,9 @@ class WorkGrinder:
             WrongLoopError: called from a loop other than the owning one.
             GrinderCrashedError: the grinder's background task failed.
         """
-        return self._put(self._require_accepting("enqueue"), fn, args, kwargs, owner)
+        if self._state is not _State.RUNNING or get_running_loop() is not self._loop:
+            self._require_accepting("enqueue")
+        return self._put(fn, args, kwargs, owner)
 
     def submit_from_thread(
         self, fn: Callable[..., T], /, *args: Any, owner: str | None = None, **kwargs: Any
@@ -265,9 +278,8 @@ class WorkGrinder:
 
         def put() -> None:
             try:
-                future: asyncio.Future[T] = self._put(
-                    self._require_accepting_state(), fn, args, kwargs, owner
-                )
+                self._require_accepting_state()
+                future: asyncio.Future[T] = self._put(fn, args, kwargs, owner)
             except BaseException as exc:
                 if result.set_running_or_notify_cancel():
                     result.set_exception(exc)
@@ -363,7 +375,7 @@ class WorkGrinder:
     def _require_foreign_thread(
         self, what: str, *, accept_stopping: bool = False
     ) -> asyncio.AbstractEventLoop:
-        if accept_stopping and self._state is _State.STOPPING and self._loop is not None:
+        if accept_stopping and self._state in _OBSERVABLE and self._loop is not None:
             loop = self._loop
         else:
             loop = self._require_accepting_state()
@@ -383,36 +395,38 @@ class WorkGrinder:
 
     def _put(
         self,
-        loop: asyncio.AbstractEventLoop,
         fn: Callable[..., Any],
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         owner: str | None,
     ) -> asyncio.Future[Any]:
+        """Queue one job (owning loop, state already checked). The per-item hot path."""
         if not callable(fn):
             raise TypeError(f"fn must be callable, got {type(fn).__name__}")
-        future = loop.create_future()
-        future.add_done_callback(self._on_pending_done)
-        self._queue.append(Item(fn, args, kwargs or None, future, self._clock.time(), owner))
-        self._live += 1
+        job = Job(loop=self._loop)
+        job.fn, job.args, job.kwargs, job.owner = fn, args, kwargs or None, owner
+        job.enqueued_at = self._time()
+        job.on_cancel = self._cancel_hook
+        self._queue.append(job)
+        self._live = live = self._live + 1
         self._submitted += 1
-        if self._waker is not None and (self._live == 1 or self._live >= self._threshold):
+        if self._waker is not None and (live == 1 or live >= self._threshold):
             self._wake()
-        return future
+        return job
 
-    def _on_pending_done(self, future: asyncio.Future[Any]) -> None:
-        """A pending job's future finished while queued: its caller cancelled it."""
+    def _on_pending_done(self, job: Job) -> None:
+        """A queued job was cancelled by its caller: it leaves the queue at once."""
         self._live -= 1
         self._overdue = min(self._overdue, self._live)
         self._cancelled += 1
         self._head()
         if len(self._queue) > 2 * self._live + 64:
-            self._queue = deque(item for item in self._queue if not item.future.done())
+            self._queue = deque(job for job in self._queue if not job.done())
         self._wake()
 
-    def _head(self) -> Item | None:
+    def _head(self) -> Job | None:
         queue = self._queue
-        while queue and queue[0].future.done():
+        while queue and queue[0].done():
             queue.popleft()
         return queue[0] if queue else None
 
@@ -465,34 +479,35 @@ class WorkGrinder:
                 if timer is not None:
                     timer.cancel()
 
-    def _cut(self) -> list[Item]:
+    def _cut(self) -> list[Job]:
         return self._take(
             batch_size(
                 pending=self._live,
                 threshold=self._threshold,
-                spare_leases=self._max_concurrent - self._running_batches,
+                slots=self._max_concurrent - self._busy_batches,
                 max_batch=self._max_batch,
             )
         )
 
-    def _take(self, size: int) -> list[Item]:
+    def _take(self, size: int) -> list[Job]:
         """Pop up to ``size`` live items, oldest first, detached from their cancel hook."""
-        queue, callback = self._queue, self._on_pending_done
-        items: list[Item] = []
+        queue = self._queue
+        items: list[Job] = []
         while queue and len(items) < size:
-            item = queue.popleft()
-            if not item.future.done():
-                item.future.remove_done_callback(callback)
-                items.append(item)
+            job = queue.popleft()
+            if not job.done():
+                job.on_cancel = None
+                items.append(job)
         self._live -= len(items)
         self._overdue = max(0, self._overdue - len(items))
         return items
 
     def _launch(
-        self, lease: LeaseLike, items: list[Item], owner: str, abort: asyncio.Future[None]
+        self, lease: LeaseLike, items: list[Job], owner: str, abort: asyncio.Future[None]
     ) -> None:
         self._batches += 1
         self._running_batches += 1
+        self._busy_batches += 1
         self._in_flight += len(items)
         if self._logger.isEnabledFor(logging.DEBUG):
             self._logger.debug("batch start owner=%s items=%d", owner, len(items))
@@ -504,27 +519,49 @@ class WorkGrinder:
                 cross_process=self._manager.payloads_cross_process,
                 settle=self._settle,
                 abort=abort,
+                on_drained=self._on_batch_drained,
+                item_seconds=self._item_seconds,
+                observe=self._observe_run_time,
             ),
             name=owner,
         )
-        self._batch_tasks.add(task)
+        self._batch_tasks[task] = items
         task.add_done_callback(self._on_task_done)
 
-    def _settle(self, item: Item, ok: bool, value: Any) -> None:
-        self._in_flight -= 1
-        future = item.future
-        if future.done():
-            self._cancelled += 1
-        elif ok:
-            future.set_result(value)
-            self._completed += 1
-        else:
-            future.set_exception(value)
-            self._failed += 1
+    def _on_batch_drained(self) -> None:
+        # A drained batch's task may hold its lease a moment longer; the next
+        # backlog is still shared out as if its slot were free.
+        self._busy_batches -= 1
+
+    def _observe_run_time(self, seconds_per_item: float) -> None:
+        # An average that follows a change of workload within a few chunks.
+        previous = self._item_seconds
+        self._item_seconds = (
+            seconds_per_item if previous is None else 0.7 * previous + 0.3 * seconds_per_item
+        )
+
+    def _settle(self, items: Sequence[Job], outcomes: Iterable[Outcome]) -> None:
+        """Resolve each item's future with its outcome; count what happened."""
+        completed = failed = 0
+        for job, (ok, value) in zip(items, outcomes, strict=True):
+            if job.done():
+                continue
+            if ok:
+                job.set_result(value)
+                completed += 1
+            else:
+                job.set_exception(value)
+                failed += 1
+        self._in_flight -= len(items)
+        self._completed += completed
+        self._failed += failed
+        self._cancelled += len(items) - completed - failed
 
     def _on_task_done(self, task: asyncio.Task[None]) -> None:
+        """Runner or batch task finished: on an unexpected error, break and fail callers."""
+        stranded: list[Job] = []
         if task is not self._runner:
-            self._batch_tasks.discard(task)
+            stranded = self._batch_tasks.pop(task)
             self._running_batches -= 1
             self._wake()
         if task.cancelled() or task.exception() is None:
@@ -533,13 +570,14 @@ class WorkGrinder:
         self._state = _State.BROKEN
         self._logger.error("grinder crashed", exc_info=self._crash)
         error = self._crashed_error()
-        for item in self._take(self._live):
-            item.future.set_exception(error)
-            self._failed += 1
+        for item in [*stranded, *self._take(self._live)]:
+            if not item.done():
+                item.set_exception(error)
+                self._failed += 1
 
     def _cancel_everything(self) -> None:
         for item in self._take(self._live):
-            item.future.cancel()
+            item.cancel()
             self._cancelled += 1
         if self._runner is not None:
             self._runner.cancel()

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar, final
 
+from ._bridge import wrap_call
 from ._errors import LeaseExpiredError
 
 if TYPE_CHECKING:
@@ -15,13 +16,15 @@ if TYPE_CHECKING:
     from ._clock import Clock
     from ._pool import Pool
 
-__all__ = ["ExecutorLease", "LeasedExecutor"]
+__all__ = ["ExecutorLease", "LeaseHost", "LeasedExecutor"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
 
-class _LeaseHost(Protocol):
+class LeaseHost(Protocol):
+    """What a lease needs from its manager: a way to give itself back (owning loop only)."""
+
     def _release_lease(self, lease: ExecutorLease) -> None: ...
 
 
@@ -89,7 +92,7 @@ class ExecutorLease:
     def __init__(
         self,
         *,
-        host: _LeaseHost,
+        host: LeaseHost,
         pool: Pool,
         clock: Clock,
         lease_id: str,
@@ -126,8 +129,15 @@ class ExecutorLease:
 
         Raises:
             LeaseExpiredError: the lease is no longer live.
+            RuntimeError: ``fn`` raised ``StopIteration`` (the ``__cause__``),
+                which an asyncio future cannot carry.
         """
-        return await asyncio.wrap_future(self._submit(fn, args, kwargs))
+        future = self._submit(fn, args, kwargs)
+        try:
+            return await wrap_call(future, fn, asyncio.get_running_loop())
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
 
     async def release(self) -> None:
         """Give the pool back. Idempotent; owning loop only.

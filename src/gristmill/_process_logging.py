@@ -2,23 +2,48 @@
 
 Worker processes do not share the parent's logging handlers. When forwarding is
 on, each worker gets a :class:`logging.handlers.QueueHandler` on its root logger
-and a :class:`~logging.handlers.QueueListener` thread in the parent hands the
-records to the target logger::
+and a daemon listener thread in the parent hands the records to the target
+logger::
 
     worker: logging.getLogger(...).info(...) -> QueueHandler -> mp queue
-    parent: QueueListener thread -> target_logger.handle(record)
+    parent: listener thread -> target_logger.handle(record), until the sentinel
+
+The listener is ours rather than :class:`~logging.handlers.QueueListener`
+because stopping must be bounded: a worker killed by SIGKILL (a revoked lease,
+a broken pool) can leave half a message in the queue's pipe, and a listener
+blocked on it would never see the sentinel. ``stop()`` waits a little, then
+abandons the daemon thread with a warning.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import sys
+import threading
+import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from logging.handlers import QueueHandler, QueueListener
-from multiprocessing.context import BaseContext
-from typing import Any
+from logging.handlers import QueueHandler
+from typing import Any, Protocol
 
-__all__ = ["LogForwarder", "ProcessLoggingConfig", "config_from_legacy_kwargs"]
+__all__ = [
+    "LogForwarder",
+    "ProcessLoggingConfig",
+    "QueueContext",
+    "config_from_legacy_kwargs",
+    "start_forwarding",
+]
+
+_SENTINEL = None
+"""Put by ``stop()`` to end the listener; workers only ever put log records."""
+
+
+class QueueContext(Protocol):
+    """What the forwarder needs from a multiprocessing context: a way to make a queue."""
+
+    def Queue(self, maxsize: int = 0) -> Any:  # the name multiprocessing gives it
+        """Return a queue that worker processes can put to and this process can get from."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,16 +100,49 @@ def config_from_legacy_kwargs(
     )
 
 
-class _Relay(logging.Handler):
-    """Hands each forwarded record to the target logger, which applies its own filters."""
+def start_forwarding(
+    config: ProcessLoggingConfig | None,
+    options: Mapping[str, Any],
+    *,
+    default_context: Callable[[], QueueContext],
+    logger: logging.Logger,
+) -> tuple[dict[str, Any], LogForwarder | None]:
+    """Start forwarding if ``config`` asks for it; return the executor options and the forwarder.
 
-    def __init__(self, target: logging.Logger) -> None:
-        super().__init__()
-        self._target = target
+    The queue is made on the pools' own multiprocessing context (``mp_context``
+    in ``options``, else ``default_context()``), which is pinned in the
+    returned options so that every pool uses the same one.
+    """
+    if config is None or not config.enabled:
+        return dict(options), None
+    wrapped = dict(options)
+    context = wrapped.get("mp_context") or default_context()
+    wrapped["mp_context"] = context
+    forwarder = LogForwarder(config, logger)
+    forwarder.start(context)
+    return forwarder.wrap_options(wrapped), forwarder
 
-    def emit(self, record: logging.LogRecord) -> None:
-        if self._target.isEnabledFor(record.levelno):
-            self._target.handle(record)
+
+def _relay(queue: Any, target: logging.Logger) -> None:
+    """Listener thread: hand each record to ``target`` until the sentinel arrives.
+
+    Also ends when the queue can no longer be read (every writer gone, or the
+    queue closed under it).
+    """
+    while True:
+        try:
+            record = queue.get()
+        except (EOFError, OSError, ValueError):
+            return
+        if record is _SENTINEL:
+            return
+        if not target.isEnabledFor(record.levelno):
+            continue
+        try:
+            target.handle(record)
+        except Exception:  # a failing filter must not end forwarding; report like logging does
+            if logging.raiseExceptions:
+                traceback.print_exc(file=sys.stderr)
 
 
 def _init_worker(
@@ -106,19 +164,32 @@ def _init_worker(
 
 
 class LogForwarder:
-    """Owns the queue and listener thread for one manager's process pools."""
+    """Owns the queue and listener thread for one manager's process pools.
 
-    def __init__(self, config: ProcessLoggingConfig, fallback: logging.Logger) -> None:
+    ``start()`` and ``stop()`` are called by the manager, ``stop()`` from a
+    worker thread because it may block for up to ``stop_timeout`` seconds.
+    """
+
+    def __init__(
+        self, config: ProcessLoggingConfig, fallback: logging.Logger, *, stop_timeout: float = 2.0
+    ) -> None:
         self._level = _level_number(config.level)
         self._clear = config.clear_child_handlers
         self._target = config.target_logger or fallback
+        self._logger = fallback
+        self._stop_timeout = stop_timeout
         self._queue: Any = None
-        self._listener: QueueListener | None = None
+        self._listener: threading.Thread | None = None
 
-    def start(self, context: BaseContext) -> None:
+    def start(self, context: QueueContext) -> None:
         """Create the queue on ``context`` and start relaying records."""
         self._queue = context.Queue()
-        self._listener = QueueListener(self._queue, _Relay(self._target))
+        self._listener = threading.Thread(
+            target=_relay,
+            args=(self._queue, self._target),
+            name="gristmill-process-logs",
+            daemon=True,
+        )
         self._listener.start()
 
     def wrap_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
@@ -135,11 +206,27 @@ class LogForwarder:
         return wrapped
 
     def stop(self) -> None:
-        """Flush what is queued, stop the listener thread and close the queue."""
-        if self._listener is not None:
-            self._listener.stop()
-            self._listener = None
-        if self._queue is not None:
-            self._queue.close()
-            self._queue.join_thread()
-            self._queue = None
+        """Relay what is queued, stop the listener and close the queue; never hangs.
+
+        Blocking: waits at most ``stop_timeout`` seconds for the listener to
+        reach the sentinel. A listener stuck on a half-written message (its
+        writer was killed) is logged and left behind; it is a daemon thread.
+        The queue is closed without joining its feeder thread, so neither this
+        call nor interpreter exit waits on the pipe.
+        """
+        queue, listener = self._queue, self._listener
+        self._queue = self._listener = None
+        if queue is None:
+            return
+        with contextlib.suppress(OSError, ValueError):  # closed: the listener ends on its own
+            queue.put_nowait(_SENTINEL)
+        if listener is not None:
+            listener.join(self._stop_timeout)
+            if listener.is_alive():
+                self._logger.warning(
+                    "process log forwarding did not stop within %.1fs (a killed worker may have "
+                    "left a partial record in the queue); abandoning its listener thread",
+                    self._stop_timeout,
+                )
+        queue.close()
+        queue.cancel_join_thread()

@@ -24,8 +24,34 @@ class LeaseInfo(TypedDict):
 class ManagerStats(TypedDict):
     """Snapshot returned by ``LeasedExecutorManager.stats()``.
 
-    ``available``, ``leased`` and ``draining`` partition ``total``: a draining
-    pool has been released but still finishes work it was given.
+    Current state:
+
+    - ``state``: ``created``, ``running``, ``stopping`` or ``stopped``.
+    - ``desired``: the pool count the sizing policy asks for right now.
+    - ``available``, ``leased`` and ``draining`` partition ``total``, the live
+      pools: a draining pool has been released but still finishes work it was
+      given, and is lent again once it is done.
+    - ``waiters``: ``acquire()`` calls queued for a pool.
+    - ``leases``: one :class:`LeaseInfo` per live lease (``len == leased``).
+
+    Lifetime counters, which only grow (also across restarts):
+
+    - ``pools_created``: executors built; a pool whose executor could not be
+      built is not counted.
+    - ``pools_retired``: pools taken out of service for good: shrunk after
+      their keep-alive, revoked at a lease's hard expiry, broken, or shut down
+      by ``stop()``.
+    - ``pools_broken``: the retirements whose executor broke.
+    - ``leases_granted``: leases handed out, to callers or queued waiters.
+    - ``leases_released``: leases given back (``release()``, ``async with``,
+      or a waiter cancelled just after it was handed one).
+    - ``leases_revoked``: leases taken away: hard expiry, a broken pool, or
+      ``stop()``.
+
+    Every snapshot taken on the owning loop satisfies::
+
+        pools_created - pools_retired == total
+        leases_granted == leases_released + leases_revoked + leased
     """
 
     backend: str

@@ -3,15 +3,20 @@
 Each waiter owns one future. The manager hands a lease to the oldest waiter
 whose future is still pending; a waiter that timed out or was cancelled is
 skipped, so its turn passes to the next one and no wake-up is lost.
+:meth:`WaiterQueue.wait` is the waiting half of ``acquire()``: queue, time
+out on the manager's clock, and give back a lease that arrived too late.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from ._clock import Clock
     from ._lease import ExecutorLease
 
 __all__ = ["Waiter", "WaiterQueue"]
@@ -43,6 +48,40 @@ class WaiterQueue:
         self._prune()
         self._queue.append(waiter)
 
+    async def wait(
+        self,
+        waiter: Waiter,
+        *,
+        clock: Clock,
+        limit: float | None,
+        give_back: Callable[[ExecutorLease], None],
+    ) -> ExecutorLease:
+        """Queue ``waiter`` and wait until it is handed a lease.
+
+        A waiter cancelled after being handed a lease passes it to
+        ``give_back``, so the lease is not lost.
+
+        Raises:
+            TimeoutError: ``limit`` seconds of ``clock`` time passed first.
+            NotStartedError: the manager stopped meanwhile (set by ``fail_all``).
+        """
+        future = waiter.future
+        self.push(waiter)
+        timer = (
+            None
+            if limit is None
+            else clock.call_at(clock.time() + limit, partial(_time_out, future, limit))
+        )
+        try:
+            return await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled() and future.exception() is None:
+                give_back(future.result())
+            raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+
     def has_live(self) -> bool:
         """Return whether some waiter still wants a lease."""
         self._prune()
@@ -67,3 +106,8 @@ class WaiterQueue:
     def _prune(self) -> None:
         while self._queue and self._queue[0].future.done():
             self._queue.popleft()
+
+
+def _time_out(future: asyncio.Future[ExecutorLease], limit: float) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError(f"no executor became free within {limit}s"))

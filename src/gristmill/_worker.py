@@ -29,7 +29,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ._errors import GristmillError
+from ._errors import RemoteTraceback, UnpicklableError
 
 __all__ = [
     "Call",
@@ -40,6 +40,7 @@ __all__ = [
     "encode_calls",
     "run_calls",
     "run_pickled",
+    "stop_iteration_error",
 ]
 
 Call = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any] | None]
@@ -47,20 +48,19 @@ Outcome = tuple[bool, Any]
 
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
 
-
-class RemoteTraceback(GristmillError):
-    """Carries a worker-side traceback as text; set as ``__cause__`` of the worker's error."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__(text)
-        self.text = text
-
-    def __str__(self) -> str:
-        return self.text
-
-
-class UnpicklableError(GristmillError, TypeError):
-    """A call, result or exception could not cross the process boundary."""
+_FUNCTION_HINT = (
+    "submit a function defined at the top level of a module "
+    "(lambdas, closures and nested functions cannot be pickled)"
+)
+_SEND_HINT = (
+    "pass picklable data, and for callables a function defined at the top level of a "
+    "module (lambdas and closures cannot be pickled)"
+)
+_RESULT_HINT = "return picklable data (plain values, or instances of top-level classes)"
+_EXCEPTION_HINT = (
+    "raise an exception that pickles: pass every __init__ argument on to "
+    "super().__init__() and keep its attributes picklable"
+)
 
 
 def run_calls(calls: Sequence[Call]) -> list[Outcome]:
@@ -78,7 +78,7 @@ def run_calls(calls: Sequence[Call]) -> list[Outcome]:
         try:
             append((True, fn(*args, **kwargs) if kwargs else fn(*args)))
         except StopIteration as exc:
-            append((False, _stop_iteration_error(fn, exc)))
+            append((False, stop_iteration_error(fn, exc)))
         except BaseException as exc:  # each outcome belongs to its caller
             append((False, exc))
     return outcomes
@@ -137,7 +137,7 @@ def encode_calls(calls: Sequence[Call]) -> tuple[bytes, list[tuple[int, BaseExce
     try:
         return pickle.dumps(good, _PROTOCOL), bad
     except Exception as problem:  # each call pickles alone, yet not all together
-        error = _unpicklable("chunk of calls", good, problem)
+        error = _unpicklable("the chunk of calls", problem, _SEND_HINT)
         return pickle.dumps([], _PROTOCOL), sorted([*bad, *((i, error) for i in good_index)])
 
 
@@ -168,9 +168,15 @@ def decode_outcomes(blob: bytes) -> list[Outcome]:
     return outcomes
 
 
-def _stop_iteration_error(fn: Callable[..., Any], exc: StopIteration) -> RuntimeError:
+def stop_iteration_error(fn: Callable[..., Any], exc: StopIteration) -> RuntimeError:
+    """Return the ``RuntimeError`` (chained from ``exc``) that stands in for a StopIteration.
+
+    An asyncio future refuses to carry a ``StopIteration``, so a call that
+    raises one is reported with this error instead, wherever it ran.
+    """
     error = RuntimeError(
-        f"{_describe(fn)} raised StopIteration, which cannot be delivered through a future"
+        f"{_name(fn)} raised StopIteration, which cannot be delivered through a future; "
+        "raise another exception or return a sentinel instead"
     )
     error.__cause__ = exc
     return error
@@ -179,15 +185,21 @@ def _stop_iteration_error(fn: Callable[..., Any], exc: StopIteration) -> Runtime
 def _pickling_problem(call: Call) -> UnpicklableError | None:
     """Name the first part of ``call`` (function, argument or keyword) that will not pickle."""
     fn, args, kwargs = call
-    parts: list[tuple[str, object]] = [("function", fn)]
-    parts += [(f"argument {i}", arg) for i, arg in enumerate(args)]
-    parts += [(f"keyword argument {key!r}", value) for key, value in (kwargs or {}).items()]
-    parts.append(("call", call))
-    for what, obj in parts:
+    parts: list[tuple[str, object, str]] = [(f"the function {_name(fn)}", fn, _FUNCTION_HINT)]
+    parts += [
+        (f"positional argument #{number} ({_describe(arg)})", arg, _SEND_HINT)
+        for number, arg in enumerate(args, start=1)
+    ]
+    parts += [
+        (f"keyword argument {key!r} ({_describe(value)})", value, _SEND_HINT)
+        for key, value in (kwargs or {}).items()
+    ]
+    parts.append(("the call", call, _SEND_HINT))
+    for subject, obj, hint in parts:
         try:
             pickle.dumps(obj, _PROTOCOL)
         except Exception as problem:
-            return _unpicklable(what, obj, problem)
+            return _unpicklable(subject, problem, hint)
     return None
 
 
@@ -200,23 +212,37 @@ def _portable(entry: tuple[Any, ...]) -> tuple[Any, ...]:
     try:
         pickle.loads(pickle.dumps(entry, _PROTOCOL))
     except Exception as problem:
+        value = entry[1]
         if entry[0]:
-            return (False, _unpicklable("result", entry[1], problem), "")
-        return (False, _unpicklable("exception", entry[1], problem), entry[2])
+            subject = f"the result ({_describe(value)})"
+            return (False, _unpicklable(subject, problem, _RESULT_HINT), "")
+        subject = f"the exception ({_describe(value)})"
+        return (False, _unpicklable(subject, problem, _EXCEPTION_HINT), entry[2])
     return entry
 
 
-def _unpicklable(what: str, obj: object, problem: BaseException) -> UnpicklableError:
+def _unpicklable(subject: str, problem: BaseException, hint: str) -> UnpicklableError:
     return UnpicklableError(
-        f"the {what} {_describe(obj)} cannot be pickled to cross the process boundary "
-        f"({type(problem).__name__}: {problem}); use picklable data or a thread pool"
+        f"{subject} cannot be pickled to cross the process boundary "
+        f"({type(problem).__name__}: {problem}); {hint}"
     )
 
 
+def _name(fn: object) -> str:
+    """Name a callable by its qualified name, or describe it when it has none."""
+    name = getattr(fn, "__qualname__", None)
+    return name if isinstance(name, str) else f"({_describe(fn)})"
+
+
 def _describe(obj: object) -> str:
-    kind = type(obj).__qualname__
-    if callable(obj):
-        name = getattr(obj, "__qualname__", None)
-        if isinstance(name, str):
-            return f"{name} ({kind})"
-    return f"of type {kind}"
+    """Say what ``obj`` is: ``a _thread.lock``, ``a function make.<locals>.<lambda>``."""
+    kind = type(obj)
+    noun = (
+        kind.__qualname__
+        if kind.__module__ == "builtins"
+        else f"{kind.__module__}.{kind.__qualname__}"
+    )
+    name = getattr(obj, "__qualname__", None) if callable(obj) else None
+    if isinstance(name, str):
+        noun = f"{noun} {name}"
+    return f"{'an' if noun[0] in 'aeiou' else 'a'} {noun}"

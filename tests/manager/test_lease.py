@@ -21,6 +21,10 @@ def describe(a: int, b: int, *, sep: str) -> str:
     return f"{a}{sep}{b}"
 
 
+def next_of_empty() -> int:
+    return next(iter(()))
+
+
 async def test_lease_terms_follow_the_fake_clock(
     manager: LeasedExecutorManager, clock: FakeClock
 ) -> None:
@@ -98,6 +102,17 @@ async def test_run_propagates_the_exception(manager: LeasedExecutorManager) -> N
     async with await manager.acquire() as lease:
         with pytest.raises(ValueError, match="boom"):
             await lease.run(fail, "boom")
+        assert await lease.run(len, "still usable") == 12
+
+
+async def test_run_turns_stop_iteration_into_a_chained_runtime_error(
+    manager: LeasedExecutorManager,
+) -> None:
+    async with await manager.acquire() as lease:
+        # A real bound: without the conversion the await never resolves.
+        with pytest.raises(RuntimeError, match="next_of_empty raised StopIteration") as caught:
+            await asyncio.wait_for(lease.run(next_of_empty), 5.0)
+        assert isinstance(caught.value.__cause__, StopIteration)
         assert await lease.run(len, "still usable") == 12
 
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
+from concurrent.futures import BrokenExecutor
 
 import pytest
 
-from gristmill import ExecutorBackend, LeasedExecutorManager
+from gristmill import ExecutorBackend, LeasedExecutorManager, LeaseExpiredError, ManagerStats
 from gristmill.testing import FakeClock
-from tests.helpers import make_manager
+from tests.helpers import make_manager, wait_until
 from tests.manager.support import GATE_TIMEOUT, StartManager, block_on
 
 LEASEPOOL_KEYS = {
@@ -116,6 +118,61 @@ async def test_counters_add_up_over_a_lease_lifecycle(
     assert stats["pools_created"] - stats["pools_retired"] == stats["total"]
     assert revoked.lease_id != active.lease_id
     await active.release()
+
+
+def assert_books_balance(stats: ManagerStats) -> None:
+    """The two invariants ManagerStats documents."""
+    assert stats["pools_created"] - stats["pools_retired"] == stats["total"], stats
+    assert (
+        stats["leases_granted"]
+        == stats["leases_released"] + stats["leases_revoked"] + stats["leased"]
+    ), stats
+
+
+def break_pool_one(prefix: str) -> None:
+    """Thread initializer that fails in pool 1 only, which breaks that executor."""
+    if threading.current_thread().name.startswith(f"{prefix}-thread-1_"):
+        raise RuntimeError("initializer failed on purpose")
+
+
+async def test_counters_balance_through_release_expiry_breakage_and_shrink(
+    start_manager: StartManager, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.CRITICAL + 1, logger="concurrent.futures")  # the failing initializer
+    units = [3]
+    mgr = await start_manager(
+        max_pools=3,
+        units_per_pool=1,
+        size_provider=lambda: units[0],
+        idle_keepalive_seconds=5.0,
+        name_prefix="inv",
+        initializer=break_pool_one,
+        initargs=("inv",),
+    )
+    assert_books_balance(mgr.stats())
+    # Idle pools are lent newest first: pools 3, 2 and 1.
+    released, expiring, breaking = [await mgr.acquire(lease_seconds=s) for s in (300, 10, 300)]
+    assert_books_balance(mgr.stats())
+    await released.release()
+    assert_books_balance(mgr.stats())
+    clock.advance(25.0)  # 10 s lease + 15 s grace: revoked, its pool retired and replaced
+    assert_books_balance(mgr.stats())
+    with pytest.raises(LeaseExpiredError):
+        expiring.executor.submit(int)
+    with pytest.raises(BrokenExecutor):
+        await breaking.run(int)
+    await wait_until(lambda: mgr.stats()["pools_broken"] == 1, what="pool 1 retired as broken")
+    assert_books_balance(mgr.stats())
+    units[0] = 1
+    mgr.notify_scale_changed()
+    clock.advance(5.0)  # keep-alive over: shrink to one pool
+    stats = mgr.stats()
+    assert_books_balance(stats)
+    assert (stats["total"], stats["leased"], stats["pools_broken"]) == (1, 0, 1)
+    assert (stats["pools_created"], stats["pools_retired"]) == (5, 4)
+    assert (stats["leases_released"], stats["leases_revoked"]) == (1, 2)
+    await mgr.stop()
+    assert_books_balance(mgr.stats())
 
 
 async def test_stats_report_waiters_and_draining(

@@ -50,13 +50,13 @@ async def test_unpicklable_arguments_fail_only_their_own_item(
         assert isinstance(error, UnpicklableError)
         assert isinstance(error, TypeError)
         assert "cannot be pickled" in str(error)
-    assert "argument 0" in str(errors[0])
+    assert "positional argument #1 (a function " in str(errors[0])
     assert "<lambda>" in str(errors[0])
-    assert "argument 0" in str(errors[1])
-    assert "lock" in str(errors[1])
-    assert "keyword argument 'label'" in str(errors[2])
-    assert "the function" in str(errors[3])
+    assert "positional argument #1 (a _thread.lock)" in str(errors[1])
+    assert "keyword argument 'label' (a _thread.lock)" in str(errors[2])
+    assert "the function " in str(errors[3])
     assert "<lambda>" in str(errors[3])
+    assert "top level of a module" in str(errors[3])
 
 
 async def test_unpicklable_results_and_exceptions_fail_only_their_own_item(
@@ -72,13 +72,13 @@ async def test_unpicklable_results_and_exceptions_fail_only_their_own_item(
 
     lock_error, generator_error, exception_error, _ = errors
     assert isinstance(lock_error, UnpicklableError)
-    assert "result" in str(lock_error)
-    assert "lock" in str(lock_error)
+    assert "the result (a _thread.lock)" in str(lock_error)
+    assert "return picklable data" in str(lock_error)
     assert isinstance(generator_error, UnpicklableError)
-    assert "result of type generator" in str(generator_error)
+    assert "the result (a generator)" in str(generator_error)
     assert isinstance(exception_error, UnpicklableError)
-    assert "exception" in str(exception_error)
-    assert "TwoArgError" in str(exception_error)
+    assert "the exception (a " in str(exception_error)
+    assert "TwoArgError)" in str(exception_error)
     # The original error and where it was raised are kept as the remote traceback.
     cause = exception_error.__cause__
     assert isinstance(cause, RemoteTraceback)

@@ -8,7 +8,13 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gristmill._batching import CHUNKS_PER_WORKER, batch_size, chunk_sizes, due_at
+from gristmill._batching import (
+    CHUNK_TARGET_SECONDS,
+    CHUNKS_PER_WORKER,
+    batch_size,
+    chunk_sizes,
+    due_at,
+)
 
 
 class TestDueAt:
@@ -47,42 +53,40 @@ class TestDueAt:
 
 class TestBatchSize:
     def test_a_small_queue_goes_out_whole(self) -> None:
-        assert batch_size(pending=3, threshold=4, spare_leases=2, max_batch=100) == 3
+        assert batch_size(pending=3, threshold=4, slots=2, max_batch=100) == 3
 
-    def test_a_backlog_is_split_evenly_over_spare_leases(self) -> None:
-        assert batch_size(pending=30, threshold=2, spare_leases=2, max_batch=100) == 15
-        assert batch_size(pending=31, threshold=2, spare_leases=3, max_batch=100) == 11
+    def test_a_backlog_is_split_evenly_over_the_batch_slots(self) -> None:
+        assert batch_size(pending=30, threshold=2, slots=2, max_batch=100) == 15
+        assert batch_size(pending=31, threshold=2, slots=3, max_batch=100) == 11
 
     def test_a_share_never_drops_below_the_threshold(self) -> None:
-        assert batch_size(pending=40, threshold=20, spare_leases=4, max_batch=100) == 20
+        assert batch_size(pending=40, threshold=20, slots=4, max_batch=100) == 20
 
     def test_a_remainder_below_the_threshold_rides_along(self) -> None:
-        assert batch_size(pending=30, threshold=20, spare_leases=2, max_batch=100) == 30
-        assert batch_size(pending=5, threshold=4, spare_leases=2, max_batch=100) == 5
+        assert batch_size(pending=30, threshold=20, slots=2, max_batch=100) == 30
+        assert batch_size(pending=5, threshold=4, slots=2, max_batch=100) == 5
 
     def test_max_batch_caps_the_cut_even_if_a_small_remainder_is_left(self) -> None:
-        assert batch_size(pending=1030, threshold=20, spare_leases=1, max_batch=1024) == 1024
-        assert batch_size(pending=25, threshold=20, spare_leases=1, max_batch=20) == 20
+        assert batch_size(pending=1030, threshold=20, slots=1, max_batch=1024) == 1024
+        assert batch_size(pending=25, threshold=20, slots=1, max_batch=20) == 20
 
-    def test_no_spare_lease_counts_as_one(self) -> None:
-        assert batch_size(pending=10, threshold=2, spare_leases=0, max_batch=100) == 10
+    def test_zero_slots_count_as_one(self) -> None:
+        assert batch_size(pending=10, threshold=2, slots=0, max_batch=100) == 10
 
     def test_nothing_pending_cuts_nothing(self) -> None:
-        assert batch_size(pending=0, threshold=2, spare_leases=2, max_batch=100) == 0
+        assert batch_size(pending=0, threshold=2, slots=2, max_batch=100) == 0
 
     @given(
         pending=st.integers(0, 5000),
         threshold=st.integers(1, 200),
-        spare=st.integers(0, 16),
+        slots=st.integers(0, 16),
         extra=st.integers(0, 2000),
     )
     def test_bounds_hold_for_any_input(
-        self, pending: int, threshold: int, spare: int, extra: int
+        self, pending: int, threshold: int, slots: int, extra: int
     ) -> None:
         max_batch = threshold + extra
-        size = batch_size(
-            pending=pending, threshold=threshold, spare_leases=spare, max_batch=max_batch
-        )
+        size = batch_size(pending=pending, threshold=threshold, slots=slots, max_batch=max_batch)
         assert 0 <= size <= min(pending, max_batch)
         if pending > 0:
             assert size >= min(pending, threshold)
@@ -117,3 +121,19 @@ class TestChunkSizes:
             assert max(sizes) - min(sizes) <= 1
             assert sizes == sorted(sizes, reverse=True)
             assert len(sizes) == min(items, CHUNKS_PER_WORKER * workers)
+
+
+class TestAdaptiveChunks:
+    def test_unknown_run_time_keeps_the_worker_based_count(self) -> None:
+        assert len(chunk_sizes(400, 2, None)) == CHUNKS_PER_WORKER * 2
+
+    def test_fast_items_stay_in_few_big_chunks(self) -> None:
+        assert len(chunk_sizes(1024, 4, 1e-6)) == CHUNKS_PER_WORKER * 4
+
+    def test_slow_items_are_cut_to_about_the_target_duration(self) -> None:
+        sizes = chunk_sizes(400, 2, 0.005)
+        assert sum(sizes) == 400
+        assert max(sizes) * 0.005 <= CHUNK_TARGET_SECONDS + 0.005
+
+    def test_very_slow_items_get_a_chunk_each(self) -> None:
+        assert chunk_sizes(5, 2, 1.0) == [1, 1, 1, 1, 1]

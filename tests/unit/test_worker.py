@@ -173,11 +173,17 @@ def test_unpicklable_arguments_are_reported_by_position_and_left_out() -> None:
     assert [index for index, _ in bad] == [1, 3, 4, 5]
     messages = [str(error) for _, error in bad]
     assert all(isinstance(error, UnpicklableError) for _, error in bad)
-    assert "argument 0" in messages[0]
+    assert "positional argument #1 (a function " in messages[0]
     assert "<lambda>" in messages[0]
-    assert "argument 1 of type lock" in messages[1]
-    assert "keyword argument 'guard' of type lock" in messages[2]
-    assert "the function" in messages[3]
+    assert "positional argument #2 (a _thread.lock)" in messages[1]
+    assert "keyword argument 'guard' (a _thread.lock)" in messages[2]
+    assert "the function " in messages[3]
+    assert "<lambda>" in messages[3]
+    for message in messages[:3]:
+        assert "pass picklable data" in message
+        assert "lambdas and closures cannot be pickled" in message
+    assert "submit a function defined at the top level of a module" in messages[3]
+    assert not any("thread pool" in message for message in messages)
     assert outcomes == [(True, 1), (True, 4), (True, 9)]
 
 
@@ -186,7 +192,7 @@ def test_chunk_that_pickles_only_call_by_call_fails_every_call_without_raising()
 
     assert [index for index, _ in bad] == [0, 1]
     assert all(isinstance(error, UnpicklableError) for _, error in bad)
-    assert "chunk of calls" in str(bad[0][1])
+    assert "the chunk of calls" in str(bad[0][1])
     assert decode_outcomes(run_pickled(payload)) == []
 
 
@@ -207,14 +213,16 @@ def test_unpicklable_results_and_exceptions_fail_only_their_own_call() -> None:
         outcomes[i][1] for i in (0, 2, 3, 4)
     )
     assert isinstance(lock_error, UnpicklableError)
-    assert "result of type lock" in str(lock_error)
+    assert "the result (a _thread.lock)" in str(lock_error)
+    assert "return picklable data" in str(lock_error)
     assert isinstance(exception_error, UnpicklableError)
-    assert "exception of type TwoArgError" in str(exception_error)
+    assert "the exception (a tests.unit.test_worker.TwoArgError)" in str(exception_error)
+    assert "super().__init__()" in str(exception_error)
     assert isinstance(exception_error.__cause__, RemoteTraceback)
     assert "raise_two_arg_error" in exception_error.__cause__.text
     assert "code 3: raised" in exception_error.__cause__.text
     assert isinstance(returned_error, UnpicklableError)
-    assert "result of type TwoArgError" in str(returned_error)
+    assert "the result (a tests.unit.test_worker.TwoArgError)" in str(returned_error)
     assert isinstance(unloadable_error, UnpicklableError)
     assert "refusing to be rebuilt" in str(unloadable_error)
 

@@ -32,6 +32,15 @@ class Backend(Protocol):
     def kill_workers(self, executor: Executor) -> None:
         """Stop the executor's workers now, abandoning whatever they run."""
 
+    def warm_up(self, executor: Executor, *, workers: int, options: Mapping[str, Any]) -> None:
+        """Do now, off the event loop, the start-up work a first ``submit`` would do.
+
+        Blocking: the manager runs it in a worker thread for the pools it
+        creates in ``start()``. ``workers`` and ``options`` are what
+        ``executor`` was created with. Best effort: a backend with nothing to
+        warm does nothing, and an error only means the work happens later.
+        """
+
 
 def check_options(backend: Backend, options: Mapping[str, Any]) -> None:
     """Raise ``TypeError`` for an executor keyword the backend does not take."""

@@ -31,3 +31,6 @@ class InterpreterBackend:
 
     def kill_workers(self, executor: Executor) -> None:
         """Interpreters run on threads and cannot be killed."""
+
+    def warm_up(self, executor: Executor, *, workers: int, options: Mapping[str, Any]) -> None:
+        """Interpreters start on first use; nothing to warm."""

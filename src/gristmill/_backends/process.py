@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import multiprocessing
+import multiprocessing.forkserver
 from collections.abc import Mapping
 from concurrent.futures import Executor, ProcessPoolExecutor
 from multiprocessing.context import BaseContext
 from typing import Any
 
 __all__ = ["ProcessBackend", "default_mp_context"]
+
+WARM_UP_WAIT = 10.0
+"""Seconds ``warm_up`` waits for the workers to boot; slower ones finish booting on their own."""
 
 
 def default_mp_context() -> BaseContext:
@@ -43,3 +48,21 @@ class ProcessBackend:
         for process in list(processes.values()):
             if process.is_alive():
                 process.kill()
+
+    def warm_up(self, executor: Executor, *, workers: int, options: Mapping[str, Any]) -> None:
+        """Start the fork server and the pool's worker processes now.
+
+        ``ProcessPoolExecutor.submit`` starts both on the caller's thread,
+        which would be the event loop's. One no-op per worker spawns them (the
+        portable way); waiting for the no-ops lets them finish booting, up to
+        :data:`WARM_UP_WAIT` seconds.
+        """
+        context = options.get("mp_context") or default_mp_context()
+        if context.get_start_method() == "forkserver":
+            multiprocessing.forkserver.ensure_running()
+        ready = [executor.submit(_ready) for _ in range(workers)]
+        concurrent.futures.wait(ready, timeout=WARM_UP_WAIT)
+
+
+def _ready() -> None:
+    """The no-op each worker runs once during warm-up."""

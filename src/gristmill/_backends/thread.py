@@ -23,3 +23,6 @@ class ThreadBackend:
 
     def kill_workers(self, executor: Executor) -> None:
         """Threads cannot be killed; a stuck thread finishes in its own time."""
+
+    def warm_up(self, executor: Executor, *, workers: int, options: Mapping[str, Any]) -> None:
+        """Threads start cheaply on first use; nothing to warm."""
