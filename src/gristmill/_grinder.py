@@ -2,7 +2,7 @@
 
 ::
 
-    callers ── enqueue() ──► pending deque ──► runner task: wait until a batch is due
+    callers ── enqueue() ──► JobQueue ──► runner task: wait until a batch is due
                                                  │ (threshold reached / oldest waited max_wait)
                                                  ▼
                              manager.acquire() ──► cut a batch ──► batch task (run_batch)
@@ -22,7 +22,6 @@ import enum
 import logging
 import threading
 from asyncio import get_running_loop
-from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol, TypeVar, final
 
@@ -33,6 +32,7 @@ from ._clock import Clock, MonotonicClock, TimerHandle
 from ._dispatch import LeaseLike, run_batch
 from ._errors import GrinderCrashedError, NotStartedError, WrongLoopError
 from ._job import Job
+from ._queue import JobQueue
 from ._stats import GrinderStats
 from ._worker import Outcome
 
@@ -151,7 +151,6 @@ class WorkGrinder:
         self._logger = logger or logging.getLogger("gristmill.grinder")
         self._clock: Clock = clock or getattr(executor_manager, "clock", None) or MonotonicClock()
         self._time = self._clock.time
-        self._cancel_hook = self._on_pending_done  # one bound method, reused per job
         self._state = _State.CREATED
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
@@ -159,10 +158,8 @@ class WorkGrinder:
         self._batch_tasks: dict[asyncio.Task[None], list[Job]] = {}
         self._abort: asyncio.Future[None] | None = None
         self._crash: BaseException | None = None
-        self._queue: deque[Job] = deque()
+        self._queue = JobQueue(self._on_queued_job_cancelled)
         self._waker: asyncio.Future[None] | None = None
-        self._live = 0
-        self._overdue = 0  # oldest pending items left behind by a cut that was due
         self._running_batches = 0  # batch tasks alive, each holding a lease
         self._busy_batches = 0  # batches with items still to settle
         self._item_seconds: float | None = None  # recent run time per item, for chunking
@@ -330,12 +327,12 @@ class WorkGrinder:
         return call_in_loop(loop, self._snapshot).result(limit)
 
     def _snapshot(self) -> GrinderStats:
-        head = self._head()
+        head = self._queue.head()
         return {
             "started": self._state in (_State.RUNNING, _State.STOPPING),
             "stopping": self._state is _State.STOPPING,
             "state": self._state.value,
-            "pending": self._live,
+            "pending": self._queue.live,
             "batch_size_threshold": self._threshold,
             "max_wait_seconds": self._max_wait,
             "lease_seconds": self._lease_seconds,
@@ -406,29 +403,15 @@ class WorkGrinder:
         job = Job(loop=self._loop)
         job.fn, job.args, job.kwargs, job.owner = fn, args, kwargs or None, owner
         job.enqueued_at = self._time()
-        job.on_cancel = self._cancel_hook
-        self._queue.append(job)
-        self._live = live = self._live + 1
+        live = self._queue.push(job)
         self._submitted += 1
         if self._waker is not None and (live == 1 or live >= self._threshold):
             self._wake()
         return job
 
-    def _on_pending_done(self, job: Job) -> None:
-        """A queued job was cancelled by its caller: it leaves the queue at once."""
-        self._live -= 1
-        self._overdue = min(self._overdue, self._live)
+    def _on_queued_job_cancelled(self) -> None:
         self._cancelled += 1
-        self._head()
-        if len(self._queue) > 2 * self._live + 64:
-            self._queue = deque(job for job in self._queue if not job.done())
-        self._wake()
-
-    def _head(self) -> Job | None:
-        queue = self._queue
-        while queue and queue[0].done():
-            queue.popleft()
-        return queue[0] if queue else None
+        self._wake()  # the due time may have moved, or a stop may now be done flushing
 
     def _wake(self) -> None:
         waker = self._waker
@@ -454,21 +437,21 @@ class WorkGrinder:
         """Return True when a batch should be cut now, False once a stop has flushed the queue."""
         loop = asyncio.get_running_loop()
         while True:
-            head = self._head()
+            head = self._queue.head()
             due = due_at(
-                pending=self._live,
+                pending=self._queue.live,
                 threshold=self._threshold,
                 oldest_at=None if head is None else head.enqueued_at,
                 max_wait=self._max_wait,
                 flushing=self._state is not _State.RUNNING,
-                overdue=self._overdue,
+                overdue=self._queue.overdue,
             )
             if due is None and self._state is not _State.RUNNING:
                 return False
             timer: TimerHandle | None = None
             if self._running_batches < self._max_concurrent and due is not None:
                 if due <= self._clock.time():
-                    self._overdue = self._live
+                    self._queue.mark_due()
                     return True
                 timer = self._clock.call_at(due, self._wake)
             self._waker = loop.create_future()
@@ -480,27 +463,14 @@ class WorkGrinder:
                     timer.cancel()
 
     def _cut(self) -> list[Job]:
-        return self._take(
+        return self._queue.take(
             batch_size(
-                pending=self._live,
+                pending=self._queue.live,
                 threshold=self._threshold,
                 slots=self._max_concurrent - self._busy_batches,
                 max_batch=self._max_batch,
             )
         )
-
-    def _take(self, size: int) -> list[Job]:
-        """Pop up to ``size`` live items, oldest first, detached from their cancel hook."""
-        queue = self._queue
-        items: list[Job] = []
-        while queue and len(items) < size:
-            job = queue.popleft()
-            if not job.done():
-                job.on_cancel = None
-                items.append(job)
-        self._live -= len(items)
-        self._overdue = max(0, self._overdue - len(items))
-        return items
 
     def _launch(
         self, lease: LeaseLike, items: list[Job], owner: str, abort: asyncio.Future[None]
@@ -570,13 +540,13 @@ class WorkGrinder:
         self._state = _State.BROKEN
         self._logger.error("grinder crashed", exc_info=self._crash)
         error = self._crashed_error()
-        for item in [*stranded, *self._take(self._live)]:
+        for item in [*stranded, *self._queue.take(self._queue.live)]:
             if not item.done():
                 item.set_exception(error)
                 self._failed += 1
 
     def _cancel_everything(self) -> None:
-        for item in self._take(self._live):
+        for item in self._queue.take(self._queue.live):
             item.cancel()
             self._cancelled += 1
         if self._runner is not None:
