@@ -14,13 +14,11 @@ import math
 __all__ = ["CHUNKS_PER_WORKER", "CHUNK_TARGET_SECONDS", "batch_size", "chunk_sizes", "due_at"]
 
 CHUNKS_PER_WORKER = 2
-"""Fewest chunks per pool worker: two keeps every worker busy while a straggler finishes."""
+"""Chunks in flight per pool worker, at the start of a batch."""
 
 CHUNK_TARGET_SECONDS = 0.01
-"""Slow items are cut into chunks of about this much work, so callers hear back
-early and the workers share the batch evenly; fast items stay in a few big
-chunks, where the per-chunk cost (a submit, a thread hop, a pickle round trip)
-would otherwise dominate."""
+"""Smallest chunk worth sending, in expected work: below this the per-chunk cost
+(a submit, a thread hop, a pickle round trip) starts to show."""
 
 
 def due_at(
@@ -63,18 +61,27 @@ def batch_size(*, pending: int, threshold: int, slots: int, max_batch: int) -> i
 
 
 def chunk_sizes(items: int, workers: int, item_seconds: float | None = None) -> list[int]:
-    """Split ``items`` into near-equal chunks.
+    """Split ``items`` into chunks that shrink as the batch is used up.
 
-    There are ``CHUNKS_PER_WORKER * workers`` chunks, or more when the
-    measured run time per item (``item_seconds``, unknown for a first batch)
-    says a chunk would take longer than ``CHUNK_TARGET_SECONDS``; never more
-    chunks than items.
+    Each chunk takes ``1 / (CHUNKS_PER_WORKER * workers)`` of what is left
+    (guided self-scheduling), so the executor hands the last, small chunks to
+    whichever worker is free and no worker is left with a long tail. A chunk
+    is never smaller than ``CHUNK_TARGET_SECONDS`` of work at the expected
+    ``item_seconds``, nor smaller than an even share over
+    ``CHUNKS_PER_WORKER * workers`` chunks: fast items travel in a few large
+    chunks, slow ones in many small ones. With no estimate the chunks shrink
+    all the way down to single items.
     """
     if items <= 0:
         return []
-    count = CHUNKS_PER_WORKER * max(1, workers)
+    lanes = CHUNKS_PER_WORKER * max(1, workers)
+    floor = 1
     if item_seconds is not None and item_seconds > 0:
-        count = max(count, math.ceil(items * item_seconds / CHUNK_TARGET_SECONDS))
-    count = min(items, count)
-    base, extra = divmod(items, count)
-    return [base + 1] * extra + [base] * (count - extra)
+        floor = min(math.ceil(items / lanes), max(1, int(CHUNK_TARGET_SECONDS / item_seconds)))
+    sizes: list[int] = []
+    remaining = items
+    while remaining:
+        size = min(remaining, max(floor, math.ceil(remaining / lanes)))
+        sizes.append(size)
+        remaining -= size
+    return sizes

@@ -54,7 +54,7 @@ async def run_batch(
     abort: asyncio.Future[None],
     on_drained: Callable[[], None],
     item_seconds: float | None,
-    observe: Callable[[float], None],
+    observe: Callable[[list[Job], float], None],
 ) -> None:
     """Run ``items`` on ``lease`` and release it when every chunk has settled.
 
@@ -65,8 +65,8 @@ async def run_batch(
     first step would skip this function, stranding its callers and its lease.
     ``on_drained`` is called once no item of the batch is left to settle,
     just before the lease goes back. ``item_seconds`` (the recent run time per
-    item, if known) sizes the chunks; ``observe`` receives each chunk's
-    measured run time per item.
+    item, if known) sizes the chunks; ``observe`` receives each chunk's jobs
+    and the time they took to run.
     """
     loop = asyncio.get_running_loop()
     all_settled = loop.create_future()
@@ -167,7 +167,7 @@ def _deliver(
     cross_process: bool,
     settle: Settle,
     chunk_settled: Callable[[], None],
-    observe: Callable[[float], None],
+    observe: Callable[[list[Job], float], None],
     future: Future[Any],
 ) -> None:
     """Chunk future callback (any thread): settle the chunk on the owning loop."""
@@ -183,7 +183,7 @@ def _settle_chunk(
     cross_process: bool,
     settle: Settle,
     chunk_settled: Callable[[], None],
-    observe: Callable[[float], None],
+    observe: Callable[[list[Job], float], None],
 ) -> None:
     try:
         if future.cancelled():
@@ -195,7 +195,7 @@ def _settle_chunk(
             outcomes = [(False, exc)] * len(chunk)
         else:
             result, elapsed = future.result()
-            observe(elapsed / len(chunk))
+            observe(chunk, elapsed)
             outcomes = decode_outcomes(result) if cross_process else result
     except Exception as exc:  # e.g. a result that pickled but will not unpickle here
         outcomes = [(False, exc)] * len(chunk)

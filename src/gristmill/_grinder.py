@@ -29,6 +29,7 @@ from . import _validate as validate
 from ._batching import batch_size, due_at
 from ._bridge import call_in_loop, mirror
 from ._clock import Clock, MonotonicClock, TimerHandle
+from ._costs import RunTimes
 from ._dispatch import LeaseLike, run_batch
 from ._errors import GrinderCrashedError, NotStartedError, WrongLoopError
 from ._job import Job
@@ -162,7 +163,7 @@ class WorkGrinder:
         self._waker: asyncio.Future[None] | None = None
         self._running_batches = 0  # batch tasks alive, each holding a lease
         self._busy_batches = 0  # batches with items still to settle
-        self._item_seconds: float | None = None  # recent run time per item, for chunking
+        self._run_times = RunTimes()  # per callable, for chunk sizes
         self._in_flight = 0
         self._submitted = 0
         self._completed = 0
@@ -490,8 +491,8 @@ class WorkGrinder:
                 settle=self._settle,
                 abort=abort,
                 on_drained=self._on_batch_drained,
-                item_seconds=self._item_seconds,
-                observe=self._observe_run_time,
+                item_seconds=self._run_times.estimate(items),
+                observe=self._run_times.observe,
             ),
             name=owner,
         )
@@ -502,13 +503,6 @@ class WorkGrinder:
         # A drained batch's task may hold its lease a moment longer; the next
         # backlog is still shared out as if its slot were free.
         self._busy_batches -= 1
-
-    def _observe_run_time(self, seconds_per_item: float) -> None:
-        # An average that follows a change of workload within a few chunks.
-        previous = self._item_seconds
-        self._item_seconds = (
-            seconds_per_item if previous is None else 0.7 * previous + 0.3 * seconds_per_item
-        )
 
     def _settle(self, items: Sequence[Job], outcomes: Iterable[Outcome]) -> None:
         """Resolve each item's future with its outcome; count what happened."""

@@ -102,38 +102,42 @@ class TestChunkSizes:
     def test_few_items_go_one_per_chunk(self) -> None:
         assert chunk_sizes(3, 2) == [1, 1, 1]
 
-    def test_many_items_make_chunks_per_worker_near_equal_chunks(self) -> None:
+    def test_unknown_run_time_shrinks_chunks_down_to_single_items(self) -> None:
         assert CHUNKS_PER_WORKER == 2
-        assert chunk_sizes(10, 2) == [3, 3, 2, 2]
-        assert chunk_sizes(8, 2) == [2, 2, 2, 2]
-        assert chunk_sizes(4, 1) == [2, 2]
+        assert chunk_sizes(10, 2) == [3, 2, 2, 1, 1, 1]
+        assert chunk_sizes(4, 1) == [2, 1, 1]
 
     def test_zero_workers_counts_as_one(self) -> None:
-        assert chunk_sizes(5, 0) == [3, 2]
+        assert chunk_sizes(5, 0) == chunk_sizes(5, 1)
 
-    @given(items=st.integers(0, 10_000), workers=st.integers(1, 64))
-    def test_chunks_cover_every_item_near_equally(self, items: int, workers: int) -> None:
-        sizes = chunk_sizes(items, workers)
+    @given(
+        items=st.integers(0, 10_000),
+        workers=st.integers(1, 64),
+        item_seconds=st.none() | st.floats(1e-9, 10.0),
+    )
+    def test_chunks_cover_every_item_and_never_grow(
+        self, items: int, workers: int, item_seconds: float | None
+    ) -> None:
+        sizes = chunk_sizes(items, workers, item_seconds)
         assert sum(sizes) == items
-        assert len(sizes) <= CHUNKS_PER_WORKER * workers
         assert all(size >= 1 for size in sizes)
-        if sizes:
-            assert max(sizes) - min(sizes) <= 1
-            assert sizes == sorted(sizes, reverse=True)
-            assert len(sizes) == min(items, CHUNKS_PER_WORKER * workers)
+        assert sizes == sorted(sizes, reverse=True)
+        if sizes:  # the first chunk is an even share of what is left, at most
+            assert sizes[0] <= -(-items // (CHUNKS_PER_WORKER * workers))
 
 
-class TestAdaptiveChunks:
-    def test_unknown_run_time_keeps_the_worker_based_count(self) -> None:
-        assert len(chunk_sizes(400, 2, None)) == CHUNKS_PER_WORKER * 2
+class TestChunksFollowTheRunTime:
+    def test_fast_items_travel_in_equal_shares_one_per_lane(self) -> None:
+        assert chunk_sizes(1024, 4, 1e-6) == [128] * 8
 
-    def test_fast_items_stay_in_few_big_chunks(self) -> None:
-        assert len(chunk_sizes(1024, 4, 1e-6)) == CHUNKS_PER_WORKER * 4
+    def test_mid_cost_items_keep_one_chunk_per_lane(self) -> None:
+        assert chunk_sizes(1024, 2, 25e-6) == [256] * 4
 
-    def test_slow_items_are_cut_to_about_the_target_duration(self) -> None:
+    def test_slow_items_shrink_towards_the_target_duration(self) -> None:
         sizes = chunk_sizes(400, 2, 0.005)
-        assert sum(sizes) == 400
-        assert max(sizes) * 0.005 <= CHUNK_TARGET_SECONDS + 0.005
+        assert sizes[0] == 100
+        assert min(sizes) * 0.005 >= CHUNK_TARGET_SECONDS  # no chunk below the target
+        assert len(sizes) > 4  # the tail is cut small, so a slow worker cannot hold it up
 
-    def test_very_slow_items_get_a_chunk_each(self) -> None:
-        assert chunk_sizes(5, 2, 1.0) == [1, 1, 1, 1, 1]
+    def test_very_slow_items_shrink_to_one_per_chunk(self) -> None:
+        assert chunk_sizes(5, 2, 1.0) == [2, 1, 1, 1]
