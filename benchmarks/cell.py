@@ -20,7 +20,7 @@ from pathlib import Path
 
 from benchmarks.scenarios import JOBS, SCENARIOS, Scenario
 from benchmarks.systems import open_harness
-from benchmarks.workloads import Metrics, memory, serial, submit_all, warm_up
+from benchmarks.workloads import Metrics, memory, parallel_serial, serial, submit_all, warm_up
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,6 +56,8 @@ def run_cell(scenario: Scenario, system: str, quick: bool, gristmill_module: str
     n = scenario.size(quick)
     if system == "serial":
         return serial(JOBS[scenario.job], n)
+    if system == "parallel_serial":
+        return parallel_serial(JOBS[scenario.job], n, scenario.total_workers)
     return asyncio.run(_run_async(scenario, system, n, gristmill_module))
 
 

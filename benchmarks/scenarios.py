@@ -28,7 +28,14 @@ JOB_SECONDS: dict[str, float] = {
     "cpu_medium": 5e-3,
 }
 
-ALL_SYSTEMS = ("gristmill", "leasepool", "to_thread", "run_in_executor", "serial")
+ALL_SYSTEMS = (
+    "gristmill",
+    "leasepool",
+    "to_thread",
+    "run_in_executor",
+    "serial",
+    "parallel_serial",
+)
 GRINDER_SYSTEMS = ("gristmill", "leasepool")
 
 

@@ -16,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import gc
+import multiprocessing as mp
 import time
+from concurrent.futures import ProcessPoolExecutor
 
 from benchmarks import jobs
 from benchmarks.metrics import CpuSnapshot, current_rss_bytes, peak_rss_mib, percentile
@@ -126,6 +128,39 @@ def serial(job: Job, n: int) -> Metrics:
         done.append(time.monotonic())
     end = CpuSnapshot.take()
     return _summarise(n, [origin] * n, done, done[-1] - origin, start, end)
+
+
+def _serial_share(job: Job, first: int, count: int) -> list[float]:
+    """Worker side of :func:`parallel_serial`: run a slice serially, return completion times."""
+    done: list[float] = []
+    for i in range(first, first + count):
+        if job(i) != i:
+            raise RuntimeError("results do not match their inputs")
+        done.append(time.perf_counter())
+    return done
+
+
+def parallel_serial(job: Job, n: int, workers: int) -> Metrics:
+    """The machine's real capacity for ``workers`` processes: serial loops side by side.
+
+    Each of ``workers`` already-started processes runs a plain loop over its
+    share of the ``n`` items, all at the same time, with no coordination. On a
+    machine whose cores slow each other down (shared caches, SMT siblings,
+    a busy host) this is below ``workers x serial``; no pool of that many
+    processes can beat it.
+    """
+    shares = [n // workers + (1 if w < n % workers else 0) for w in range(workers)]
+    firsts = [sum(shares[:w]) for w in range(workers)]
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+        list(pool.map(jobs.identity, range(workers * 4)))  # start every worker first
+        start = CpuSnapshot.take()
+        origin = time.perf_counter()
+        futures = [
+            pool.submit(_serial_share, job, f, c) for f, c in zip(firsts, shares, strict=True)
+        ]
+        done = [stamp for future in futures for stamp in future.result()]
+        end = CpuSnapshot.take()
+    return _summarise(n, [origin] * n, done, max(done) - origin, start, end)
 
 
 async def memory(harness: Harness, n: int) -> Metrics:
