@@ -33,17 +33,16 @@ class RunTimes:
         self._seconds: dict[object, float] = {}
 
     def estimate(self, jobs: Iterable[Job]) -> float | None:
-        """Return the mean expected run time of ``jobs``, or ``None`` if any is new."""
+        """Return the expected run time per job, or ``None`` if any callable is new.
+
+        With several callables in the batch this is the mean over the callables,
+        not weighted by how many jobs each has: a cheap guide for chunk sizes.
+        """
         seconds = self._seconds
-        total = 0.0
-        count = 0
-        for job in jobs:
-            known = seconds.get(_key(job.fn))
-            if known is None:
-                return None
-            total += known
-            count += 1
-        return total / count if count else None
+        known = [seconds.get(_key(fn)) for fn in {job.fn for job in jobs}]
+        if not known or None in known:
+            return None
+        return sum(value for value in known if value is not None) / len(known)
 
     def observe(self, jobs: list[Job], elapsed: float) -> None:
         """Record that ``jobs`` ran, one after another, in ``elapsed`` seconds."""
@@ -53,7 +52,7 @@ class RunTimes:
         seconds = self._seconds
         if len(seconds) >= _MAX_ENTRIES:
             seconds.clear()
-        for key in {_key(job.fn) for job in jobs}:
+        for key in {_key(fn) for fn in {job.fn for job in jobs}}:
             previous = seconds.get(key)
             seconds[key] = (
                 per_job if previous is None else previous + _WEIGHT * (per_job - previous)

@@ -105,7 +105,7 @@ class WorkGrinder:
         max_concurrent_batches: Batches that may run at once (each holds a
             lease). Defaults to the manager's ``max_pools``.
         max_batch_size: Largest batch cut from a backlog. Defaults to
-            ``max(batch_size_threshold, 1024)``.
+            ``max(batch_size_threshold, 4096)``.
         clock: Time source; defaults to the manager's clock.
 
     Raises:
@@ -140,7 +140,7 @@ class WorkGrinder:
         )
         self._max_batch = validate.positive_int(
             "max_batch_size",
-            max(self._threshold, 1024) if max_batch_size is None else max_batch_size,
+            max(self._threshold, 4096) if max_batch_size is None else max_batch_size,
         )
         if self._max_batch < self._threshold:
             raise ValueError(
@@ -406,8 +406,9 @@ class WorkGrinder:
         job.enqueued_at = self._time()
         live = self._queue.push(job)
         self._submitted += 1
-        if self._waker is not None and (live == 1 or live >= self._threshold):
-            self._wake()
+        waker = self._waker
+        if waker is not None and (live == 1 or live >= self._threshold) and not waker.done():
+            waker.set_result(None)
         return job
 
     def _on_queued_job_cancelled(self) -> None:

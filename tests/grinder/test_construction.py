@@ -120,19 +120,19 @@ def test_valid_values_are_kept(manager: LeasedExecutorManager) -> None:
     assert stats["max_concurrent_batches"] == 5
 
 
-async def test_default_max_batch_size_caps_a_backlog_at_1024(make_source: SourceFactory) -> None:
+async def test_default_max_batch_size_caps_a_backlog_at_4096(make_source: SourceFactory) -> None:
     source = make_source(max_pools=1)
     grinder = WorkGrinder(executor_manager=source, batch_size_threshold=20)
     await grinder.start()
     try:
         futures = [
             await grinder.enqueue(lambda: pool_of(threading.current_thread().name))
-            for _ in range(1500)
+            for _ in range(5000)
         ]
         names = await asyncio.gather(*futures)
     finally:
         await grinder.stop()
-    assert [names.count(lease.name) for lease in source.leases] == [1024, 476]
+    assert [names.count(lease.name) for lease in source.leases] == [4096, 904]
 
 
 async def test_default_max_batch_size_never_undercuts_a_large_threshold(
