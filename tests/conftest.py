@@ -15,7 +15,7 @@ import uvloop
 
 from gristmill import LeasedExecutorManager, WorkGrinder
 from gristmill.testing import FakeClock
-from tests.helpers import make_manager
+from tests.helpers import assert_grinder_settled, assert_manager_empty, make_manager
 
 LoopFactory = Callable[[], asyncio.AbstractEventLoop]
 
@@ -40,9 +40,7 @@ async def manager(clock: FakeClock) -> AsyncIterator[LeasedExecutorManager]:
     await mgr.start()
     yield mgr
     await mgr.stop()
-    stats = mgr.stats()
-    assert stats["total"] == 0, stats
-    assert stats["leases"] == [], stats
+    assert_manager_empty(mgr)
 
 
 @pytest.fixture
@@ -52,7 +50,4 @@ async def grinder(manager: LeasedExecutorManager) -> AsyncIterator[WorkGrinder]:
     await grd.start()
     yield grd
     await grd.stop()
-    stats = grd.stats()
-    assert stats["pending"] == 0, stats
-    assert stats["in_flight"] == 0, stats
-    assert stats["submitted"] == stats["completed"] + stats["failed"] + stats["cancelled"], stats
+    assert_grinder_settled(grd)

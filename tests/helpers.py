@@ -6,10 +6,10 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from gristmill import LeasedExecutorManager
+from gristmill import LeasedExecutorManager, WorkGrinder
 from gristmill.testing import FakeClock
 
-__all__ = ["make_manager", "wait_until"]
+__all__ = ["assert_grinder_settled", "assert_manager_empty", "make_manager", "wait_until"]
 
 
 async def wait_until(
@@ -33,3 +33,18 @@ def make_manager(clock: FakeClock, **overrides: Any) -> LeasedExecutorManager:
     options: dict[str, Any] = {"max_pools": 2, "workers_per_pool": 2, "clock": clock}
     options.update(overrides)
     return LeasedExecutorManager(**options)
+
+
+def assert_manager_empty(manager: LeasedExecutorManager) -> None:
+    """After ``stop()``: no pool is alive and no lease is held."""
+    stats = manager.stats()
+    assert stats["total"] == 0, stats
+    assert stats["leases"] == [], stats
+
+
+def assert_grinder_settled(grinder: WorkGrinder) -> None:
+    """After ``stop()``: nothing pending or in flight, and every job is accounted for."""
+    stats = grinder.stats()
+    assert stats["pending"] == 0, stats
+    assert stats["in_flight"] == 0, stats
+    assert stats["submitted"] == stats["completed"] + stats["failed"] + stats["cancelled"], stats

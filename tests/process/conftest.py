@@ -13,7 +13,7 @@ import pytest
 
 from gristmill import LeasedExecutorManager, WorkGrinder
 from gristmill.testing import FakeClock
-from tests.helpers import make_manager
+from tests.helpers import assert_grinder_settled, assert_manager_empty, make_manager
 
 
 @pytest.fixture
@@ -23,9 +23,7 @@ async def process_manager(clock: FakeClock) -> AsyncIterator[LeasedExecutorManag
     await mgr.start()
     yield mgr
     await mgr.stop()
-    stats = mgr.stats()
-    assert stats["total"] == 0, stats
-    assert stats["leases"] == [], stats
+    assert_manager_empty(mgr)
 
 
 @pytest.fixture
@@ -39,7 +37,4 @@ async def process_grinder(process_manager: LeasedExecutorManager) -> AsyncIterat
     await grd.start()
     yield grd
     await grd.stop()
-    stats = grd.stats()
-    assert stats["pending"] == 0, stats
-    assert stats["in_flight"] == 0, stats
-    assert stats["submitted"] == stats["completed"] + stats["failed"] + stats["cancelled"], stats
+    assert_grinder_settled(grd)
