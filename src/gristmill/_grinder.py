@@ -1,17 +1,8 @@
 """WorkGrinder: batches small sync jobs from many async callers onto leased executors.
 
-::
-
-    callers ── enqueue() ──► JobQueue ──► runner task: wait until a batch is due
-                                                 │ (threshold reached / oldest waited max_wait)
-                                                 ▼
-                             manager.acquire() ──► cut a batch ──► batch task (run_batch)
-                                                                     ├─ chunk ─► executor
-                                                                     └─ settle ─► caller futures
-
-Several batches may run at once, each on its own lease, up to
-``max_concurrent_batches``. The runner only waits and cuts; each batch task owns
-its lease and releases it when its chunks have settled.
+The public shell: construction and validation, the lifecycle, the loop and
+thread rules, and the stats snapshot. What happens to a job between
+``enqueue()`` and its future resolving lives in :mod:`gristmill._runner`.
 """
 
 from __future__ import annotations
@@ -22,50 +13,19 @@ import enum
 import logging
 import threading
 from asyncio import get_running_loop
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Protocol, TypeVar, final
+from collections.abc import Callable
+from typing import Any, TypeVar, final
 
 from . import _validate as validate
-from ._batching import batch_size, due_at
 from ._bridge import call_in_loop, mirror
-from ._clock import Clock, MonotonicClock, TimerHandle
-from ._costs import RunTimes
-from ._dispatch import LeaseLike, run_batch
+from ._clock import Clock, MonotonicClock
 from ._errors import GrinderCrashedError, NotStartedError, WrongLoopError
-from ._job import Job
-from ._queue import JobQueue
+from ._runner import BatchPolicy, LeaseSource, Runner
 from ._stats import GrinderStats
-from ._worker import Outcome
 
 __all__ = ["LeaseSource", "WorkGrinder"]
 
 T = TypeVar("T")
-
-
-class LeaseSource(Protocol):
-    """What the grinder needs from a manager; ``LeasedExecutorManager`` fits."""
-
-    @property
-    def max_pools(self) -> int:
-        """Most leases that can be out at once; the default ``max_concurrent_batches``."""
-
-    @property
-    def workers_per_pool(self) -> int:
-        """Workers behind each lease; a batch is cut into chunks for them."""
-
-    @property
-    def payloads_cross_process(self) -> bool:
-        """Whether calls are pickled to reach the workers, so chunks travel pre-pickled."""
-
-    async def acquire(
-        self,
-        *,
-        lease_seconds: float | None = None,
-        owner: str | None = None,
-        wait: bool = True,
-        timeout: float | None = None,
-    ) -> LeaseLike:
-        """Lend one executor; the returned lease has ``executor`` and ``async release()``."""
 
 
 class _State(enum.Enum):
@@ -147,29 +107,25 @@ class WorkGrinder:
                 f"max_batch_size ({max_batch_size}) must be >= batch_size_threshold "
                 f"({batch_size_threshold})"
             )
-        self._manager = executor_manager
-        self._owner_prefix = owner_prefix
-        self._logger = logger or logging.getLogger("gristmill.grinder")
         self._clock: Clock = clock or getattr(executor_manager, "clock", None) or MonotonicClock()
-        self._time = self._clock.time
+        self._runner = Runner(
+            BatchPolicy(
+                threshold=self._threshold,
+                max_wait=self._max_wait,
+                lease_seconds=self._lease_seconds,
+                max_concurrent=self._max_concurrent,
+                max_batch=self._max_batch,
+                owner_prefix=owner_prefix,
+            ),
+            executor_manager,
+            self._clock,
+            logger or logging.getLogger("gristmill.grinder"),
+            self._on_crash,
+        )
         self._state = _State.CREATED
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
-        self._runner: asyncio.Task[None] | None = None
-        self._batch_tasks: dict[asyncio.Task[None], list[Job]] = {}
-        self._abort: asyncio.Future[None] | None = None
         self._crash: BaseException | None = None
-        self._queue = JobQueue(self._on_queued_job_cancelled)
-        self._waker: asyncio.Future[None] | None = None
-        self._running_batches = 0  # batch tasks alive, each holding a lease
-        self._busy_batches = 0  # batches with items still to settle
-        self._run_times = RunTimes()  # per callable, for chunk sizes
-        self._in_flight = 0
-        self._submitted = 0
-        self._completed = 0
-        self._failed = 0
-        self._cancelled = 0
-        self._batches = 0
 
     async def start(self) -> None:
         """Start the background task and bind the grinder to the running loop.
@@ -191,9 +147,7 @@ class WorkGrinder:
             raise self._crashed_error()
         self._loop, self._loop_thread = loop, threading.get_ident()
         self._state = _State.RUNNING
-        self._abort = loop.create_future()
-        self._runner = loop.create_task(self._run(self._abort), name=f"{self._owner_prefix}-runner")
-        self._runner.add_done_callback(self._on_task_done)
+        self._runner.start(loop, name=f"{self._runner.policy.owner_prefix}-runner")
 
     async def stop(self, *, cancel_pending: bool = False) -> None:
         """Stop the grinder. Owning loop only; safe to call twice or concurrently.
@@ -213,13 +167,10 @@ class WorkGrinder:
         if self._state is _State.RUNNING:
             self._state = _State.STOPPING
         if cancel_pending:
-            self._cancel_everything()
+            self._runner.cancel_everything()
         else:
-            self._wake()
-        while tasks := [
-            task for task in (self._runner, *self._batch_tasks) if task and not task.done()
-        ]:
-            await asyncio.wait(tasks)
+            self._runner.flush()
+        await self._runner.wait_finished()
         if self._state is _State.STOPPING:
             self._state = _State.STOPPED
 
@@ -239,7 +190,7 @@ class WorkGrinder:
         """
         if self._state is not _State.RUNNING or get_running_loop() is not self._loop:
             self._require_accepting("submit")
-        future: asyncio.Future[T] = self._put(fn, args, kwargs, owner)
+        future: asyncio.Future[T] = self._runner.put(fn, args, kwargs, owner)
         return await future
 
     async def enqueue(
@@ -257,7 +208,7 @@ class WorkGrinder:
         """
         if self._state is not _State.RUNNING or get_running_loop() is not self._loop:
             self._require_accepting("enqueue")
-        return self._put(fn, args, kwargs, owner)
+        return self._runner.put(fn, args, kwargs, owner)
 
     def submit_from_thread(
         self, fn: Callable[..., T], /, *args: Any, owner: str | None = None, **kwargs: Any
@@ -277,7 +228,7 @@ class WorkGrinder:
         def put() -> None:
             try:
                 self._require_accepting_state()
-                future: asyncio.Future[T] = self._put(fn, args, kwargs, owner)
+                future: asyncio.Future[T] = self._runner.put(fn, args, kwargs, owner)
             except BaseException as exc:
                 if result.set_running_or_notify_cancel():
                     result.set_exception(exc)
@@ -328,24 +279,25 @@ class WorkGrinder:
         return call_in_loop(loop, self._snapshot).result(limit)
 
     def _snapshot(self) -> GrinderStats:
-        head = self._queue.head()
+        runner = self._runner
+        head = runner.queue.head()
         return {
             "started": self._state in (_State.RUNNING, _State.STOPPING),
             "stopping": self._state is _State.STOPPING,
             "state": self._state.value,
-            "pending": self._queue.live,
+            "pending": runner.queue.live,
             "batch_size_threshold": self._threshold,
             "max_wait_seconds": self._max_wait,
             "lease_seconds": self._lease_seconds,
             "oldest_wait_seconds": 0.0 if head is None else self._clock.time() - head.enqueued_at,
             "max_concurrent_batches": self._max_concurrent,
-            "submitted": self._submitted,
-            "completed": self._completed,
-            "failed": self._failed,
-            "cancelled": self._cancelled,
-            "batches": self._batches,
-            "running_batches": self._running_batches,
-            "in_flight": self._in_flight,
+            "submitted": runner.submitted,
+            "completed": runner.completed,
+            "failed": runner.failed,
+            "cancelled": runner.cancelled,
+            "batches": runner.batches,
+            "running_batches": runner.running_batches,
+            "in_flight": runner.in_flight,
         }
 
     def _require_loop(self, what: str) -> asyncio.AbstractEventLoop:
@@ -391,160 +343,8 @@ class WorkGrinder:
         error.__cause__ = self._crash
         return error
 
-    def _put(
-        self,
-        fn: Callable[..., Any],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        owner: str | None,
-    ) -> asyncio.Future[Any]:
-        """Queue one job (owning loop, state already checked). The per-item hot path."""
-        if not callable(fn):
-            raise TypeError(f"fn must be callable, got {type(fn).__name__}")
-        job = Job(loop=self._loop)
-        job.fn, job.args, job.kwargs, job.owner = fn, args, kwargs or None, owner
-        job.enqueued_at = self._time()
-        live = self._queue.push(job)
-        self._submitted += 1
-        waker = self._waker
-        if waker is not None and (live == 1 or live >= self._threshold) and not waker.done():
-            waker.set_result(None)
-        return job
-
-    def _on_queued_job_cancelled(self) -> None:
-        self._cancelled += 1
-        self._wake()  # the due time may have moved, or a stop may now be done flushing
-
-    def _wake(self) -> None:
-        waker = self._waker
-        if waker is not None and not waker.done():
-            waker.set_result(None)
-
-    async def _run(self, abort: asyncio.Future[None]) -> None:
-        """Runner task: wait until a batch is due, lease, cut, hand off; repeat.
-
-        ``abort`` is resolved by ``stop(cancel_pending=True)``; each batch watches it.
-        """
-        manager = self._manager
-        while await self._wait_until_due():
-            owner = f"{self._owner_prefix}-{self._batches + 1}"
-            lease = await manager.acquire(lease_seconds=self._lease_seconds, owner=owner)
-            items = self._cut()
-            if not items:
-                await lease.release()
-                continue
-            self._launch(lease, items, owner, abort)
-
-    async def _wait_until_due(self) -> bool:
-        """Return True when a batch should be cut now, False once a stop has flushed the queue."""
-        loop = asyncio.get_running_loop()
-        while True:
-            head = self._queue.head()
-            due = due_at(
-                pending=self._queue.live,
-                threshold=self._threshold,
-                oldest_at=None if head is None else head.enqueued_at,
-                max_wait=self._max_wait,
-                flushing=self._state is not _State.RUNNING,
-                overdue=self._queue.overdue,
-            )
-            if due is None and self._state is not _State.RUNNING:
-                return False
-            timer: TimerHandle | None = None
-            if self._running_batches < self._max_concurrent and due is not None:
-                if due <= self._clock.time():
-                    self._queue.mark_due()
-                    return True
-                timer = self._clock.call_at(due, self._wake)
-            self._waker = loop.create_future()
-            try:
-                await self._waker
-            finally:
-                self._waker = None
-                if timer is not None:
-                    timer.cancel()
-
-    def _cut(self) -> list[Job]:
-        return self._queue.take(
-            batch_size(
-                pending=self._queue.live,
-                threshold=self._threshold,
-                slots=self._max_concurrent - self._busy_batches,
-                max_batch=self._max_batch,
-            )
-        )
-
-    def _launch(
-        self, lease: LeaseLike, items: list[Job], owner: str, abort: asyncio.Future[None]
-    ) -> None:
-        self._batches += 1
-        self._running_batches += 1
-        self._busy_batches += 1
-        self._in_flight += len(items)
-        if self._logger.isEnabledFor(logging.DEBUG):
-            self._logger.debug("batch start owner=%s items=%d", owner, len(items))
-        task = asyncio.get_running_loop().create_task(
-            run_batch(
-                lease,
-                items,
-                workers=self._manager.workers_per_pool,
-                cross_process=self._manager.payloads_cross_process,
-                settle=self._settle,
-                abort=abort,
-                on_drained=self._on_batch_drained,
-                item_seconds=self._run_times.estimate(items),
-                observe=self._run_times.observe,
-            ),
-            name=owner,
-        )
-        self._batch_tasks[task] = items
-        task.add_done_callback(self._on_task_done)
-
-    def _on_batch_drained(self) -> None:
-        # A drained batch's task may hold its lease a moment longer; the next
-        # backlog is still shared out as if its slot were free.
-        self._busy_batches -= 1
-
-    def _settle(self, items: Sequence[Job], outcomes: Iterable[Outcome]) -> None:
-        """Resolve each item's future with its outcome; count what happened."""
-        completed = failed = 0
-        for job, (ok, value) in zip(items, outcomes, strict=True):
-            if job.done():
-                continue
-            if ok:
-                job.set_result(value)
-                completed += 1
-            else:
-                job.set_exception(value)
-                failed += 1
-        self._in_flight -= len(items)
-        self._completed += completed
-        self._failed += failed
-        self._cancelled += len(items) - completed - failed
-
-    def _on_task_done(self, task: asyncio.Task[None]) -> None:
-        """Runner or batch task finished: on an unexpected error, break and fail callers."""
-        stranded: list[Job] = []
-        if task is not self._runner:
-            stranded = self._batch_tasks.pop(task)
-            self._running_batches -= 1
-            self._wake()
-        if task.cancelled() or task.exception() is None:
-            return
-        self._crash = task.exception()
+    def _on_crash(self, cause: BaseException) -> BaseException:
+        """The runner or a batch failed unexpectedly: break, and hand callers the error."""
+        self._crash = cause
         self._state = _State.BROKEN
-        self._logger.error("grinder crashed", exc_info=self._crash)
-        error = self._crashed_error()
-        for item in [*stranded, *self._queue.take(self._queue.live)]:
-            if not item.done():
-                item.set_exception(error)
-                self._failed += 1
-
-    def _cancel_everything(self) -> None:
-        for item in self._queue.take(self._queue.live):
-            item.cancel()
-            self._cancelled += 1
-        if self._runner is not None:
-            self._runner.cancel()
-        if self._abort is not None and not self._abort.done():
-            self._abort.set_result(None)
+        return self._crashed_error()
