@@ -87,36 +87,18 @@ class WorkGrinder:
         max_batch_size: int | None = None,
         clock: Clock | None = None,
     ) -> None:
-        self._max_wait = validate.duration("max_wait_seconds", max_wait_seconds)
-        self._threshold = validate.positive_int("batch_size_threshold", batch_size_threshold)
-        self._lease_seconds = validate.duration("lease_seconds", lease_seconds)
-        if not isinstance(owner_prefix, str):
-            raise TypeError(f"owner_prefix must be a str, got {type(owner_prefix).__name__}")
-        self._max_concurrent = validate.positive_int(
-            "max_concurrent_batches",
-            executor_manager.max_pools
-            if max_concurrent_batches is None
-            else max_concurrent_batches,
+        policy = BatchPolicy.build(
+            max_wait_seconds=max_wait_seconds,
+            batch_size_threshold=batch_size_threshold,
+            lease_seconds=lease_seconds,
+            owner_prefix=owner_prefix,
+            max_concurrent_batches=max_concurrent_batches,
+            manager=executor_manager,
+            max_batch_size=max_batch_size,
         )
-        self._max_batch = validate.positive_int(
-            "max_batch_size",
-            max(self._threshold, 4096) if max_batch_size is None else max_batch_size,
-        )
-        if self._max_batch < self._threshold:
-            raise ValueError(
-                f"max_batch_size ({max_batch_size}) must be >= batch_size_threshold "
-                f"({batch_size_threshold})"
-            )
         self._clock: Clock = clock or getattr(executor_manager, "clock", None) or MonotonicClock()
         self._runner = Runner(
-            BatchPolicy(
-                threshold=self._threshold,
-                max_wait=self._max_wait,
-                lease_seconds=self._lease_seconds,
-                max_concurrent=self._max_concurrent,
-                max_batch=self._max_batch,
-                owner_prefix=owner_prefix,
-            ),
+            policy,
             executor_manager,
             self._clock,
             logger or logging.getLogger("gristmill.grinder"),
@@ -280,17 +262,18 @@ class WorkGrinder:
 
     def _snapshot(self) -> GrinderStats:
         runner = self._runner
+        policy = runner.policy
         head = runner.queue.head()
         return {
             "started": self._state in (_State.RUNNING, _State.STOPPING),
             "stopping": self._state is _State.STOPPING,
             "state": self._state.value,
             "pending": runner.queue.live,
-            "batch_size_threshold": self._threshold,
-            "max_wait_seconds": self._max_wait,
-            "lease_seconds": self._lease_seconds,
+            "batch_size_threshold": policy.threshold,
+            "max_wait_seconds": policy.max_wait,
+            "lease_seconds": policy.lease_seconds,
             "oldest_wait_seconds": 0.0 if head is None else self._clock.time() - head.enqueued_at,
-            "max_concurrent_batches": self._max_concurrent,
+            "max_concurrent_batches": policy.max_concurrent,
             "submitted": runner.submitted,
             "completed": runner.completed,
             "failed": runner.failed,

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from . import _validate as validate
 from ._batching import batch_size, due_at
 from ._clock import Clock, TimerHandle
 from ._costs import RunTimes
@@ -67,6 +68,46 @@ class BatchPolicy:
     max_concurrent: int
     max_batch: int
     owner_prefix: str
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        max_wait_seconds: object,
+        batch_size_threshold: object,
+        lease_seconds: object,
+        owner_prefix: object,
+        max_concurrent_batches: object,
+        max_batch_size: object,
+        manager: LeaseSource,
+    ) -> BatchPolicy:
+        """Check the grinder's keyword arguments, in order, and return the policy.
+
+        ``max_concurrent_batches=None`` means every pool ``manager`` can lend.
+
+        Raises:
+            ValueError: a number out of range, a bool, or a fraction where a
+                count belongs; ``max_batch_size`` below the threshold.
+            TypeError: a value of the wrong type; the message names the field.
+        """
+        max_wait = validate.duration("max_wait_seconds", max_wait_seconds)
+        threshold = validate.positive_int("batch_size_threshold", batch_size_threshold)
+        lease = validate.duration("lease_seconds", lease_seconds)
+        if not isinstance(owner_prefix, str):
+            raise TypeError(f"owner_prefix must be a str, got {type(owner_prefix).__name__}")
+        max_concurrent = validate.positive_int(
+            "max_concurrent_batches",
+            manager.max_pools if max_concurrent_batches is None else max_concurrent_batches,
+        )
+        max_batch = validate.positive_int(
+            "max_batch_size", max(threshold, 4096) if max_batch_size is None else max_batch_size
+        )
+        if max_batch < threshold:
+            raise ValueError(
+                f"max_batch_size ({max_batch_size}) must be >= batch_size_threshold "
+                f"({batch_size_threshold})"
+            )
+        return cls(threshold, max_wait, lease, max_concurrent, max_batch, owner_prefix)
 
 
 class Runner:
