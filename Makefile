@@ -11,7 +11,7 @@ LINTED := src tests benchmarks examples
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench,all,docs]'
 	touch $(STAMP)
 
 demo: $(STAMP)

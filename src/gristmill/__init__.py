@@ -14,6 +14,7 @@ from ._backends import ExecutorBackend
 from ._clock import Clock
 from ._errors import (
     GrinderCrashedError,
+    GrinderOverloadedError,
     GristmillError,
     LeaseExpiredError,
     LeasePoolError,
@@ -23,6 +24,7 @@ from ._errors import (
     RemoteTraceback,
     UnpicklableError,
     UnsupportedBackendError,
+    WorkerCrashedError,
     WrongLoopError,
 )
 from ._grinder import LeaseSource, WorkGrinder
@@ -30,16 +32,23 @@ from ._lease import ExecutorLease, LeasedExecutor
 from ._manager import LeasedExecutorManager, SizeProvider
 from ._process_logging import ProcessLoggingConfig
 from ._stats import GrinderStats, LeaseInfo, ManagerStats
+from .hooks import BatchEnd, BatchStart, Hooks, ItemDone, LeaseEvent
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BatchEnd",
+    "BatchStart",
     "Clock",
     "ExecutorBackend",
     "ExecutorLease",
     "GrinderCrashedError",
+    "GrinderOverloadedError",
     "GrinderStats",
     "GristmillError",
+    "Hooks",
+    "ItemDone",
+    "LeaseEvent",
     "LeaseExpiredError",
     "LeaseInfo",
     "LeasePoolError",
@@ -56,6 +65,7 @@ __all__ = [
     "UnpicklableError",
     "UnsupportedBackendError",
     "WorkGrinder",
+    "WorkerCrashedError",
     "WrongLoopError",
     "__version__",
 ]

@@ -7,6 +7,8 @@ catch the whole family at once::
     ├── NotStartedError  (RuntimeError; alias: LeasePoolNotStartedError)
     ├── WrongLoopError  (RuntimeError)
     ├── GrinderCrashedError  (RuntimeError)
+    ├── GrinderOverloadedError
+    ├── WorkerCrashedError
     ├── LeaseUnavailableError
     ├── LeaseExpiredError
     ├── UnsupportedBackendError  (ValueError)
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 __all__ = [
     "GrinderCrashedError",
+    "GrinderOverloadedError",
     "GristmillError",
     "LeaseExpiredError",
     "LeasePoolError",
@@ -35,6 +38,7 @@ __all__ = [
     "RemoteTraceback",
     "UnpicklableError",
     "UnsupportedBackendError",
+    "WorkerCrashedError",
     "WrongLoopError",
 ]
 
@@ -57,6 +61,18 @@ class WrongLoopError(GristmillError, RuntimeError):
 
 class GrinderCrashedError(GristmillError, RuntimeError):
     """The grinder's background task failed; the original error is the ``__cause__``."""
+
+
+class GrinderOverloadedError(GristmillError):
+    """The grinder's queue is full (``max_pending``) and its ``overflow`` policy is ``"reject"``."""
+
+
+class WorkerCrashedError(GristmillError):
+    """A worker process died while running this item, on every attempt it was given.
+
+    The message says how many times and how the worker died; the ``__cause__``
+    is the executor's own error (for example ``BrokenProcessPool``).
+    """
 
 
 class LeaseUnavailableError(GristmillError):
