@@ -26,7 +26,7 @@ from typing import Any, Protocol
 from ._batching import chunk_sizes
 from ._errors import LeaseExpiredError
 from ._job import Job
-from ._worker import Outcome, decode_outcomes, encode_calls, run_calls, run_pickled
+from ._worker import Dumps, Outcome, decode_outcomes, encode_calls, run_calls, run_pickled
 
 __all__ = ["LeaseLike", "Settle", "run_batch"]
 
@@ -49,7 +49,7 @@ async def run_batch(
     items: list[Job],
     *,
     workers: int,
-    cross_process: bool,
+    dumps: Dumps | None,
     settle: Settle,
     abort: asyncio.Future[None],
     on_drained: Callable[[], None],
@@ -63,8 +63,10 @@ async def run_batch(
     started, and returns the lease without waiting for chunks still running.
     The grinder never cancels a batch task itself: a task cancelled before its
     first step would skip this function, stranding its callers and its lease.
-    ``on_drained`` is called once no item of the batch is left to settle,
-    just before the lease goes back. ``item_seconds`` (the recent run time per
+    ``dumps`` pickles chunks for backends whose payloads cross a process
+    boundary, and is ``None`` for in-process (thread) pools. ``on_drained``
+    is called once no item of the batch is left to settle, just before the
+    lease goes back. ``item_seconds`` (the recent run time per
     item, if known) sizes the chunks; ``observe`` receives each chunk's jobs
     and the time they took to run.
     """
@@ -88,7 +90,7 @@ async def run_batch(
         for size in chunk_sizes(len(items), workers, item_seconds):
             chunk = items[start : start + size]
             start += size
-            worker_fn, payload, runnable = _prepare_chunk(chunk, cross_process, settle)
+            worker_fn, payload, runnable = _prepare_chunk(chunk, dumps, settle)
             if not runnable:
                 continue
             try:
@@ -99,7 +101,7 @@ async def run_batch(
             unsettled += 1
             submitted.append(future)
             future.add_done_callback(
-                partial(_deliver, loop, runnable, cross_process, settle, chunk_settled, observe)
+                partial(_deliver, loop, runnable, dumps is not None, settle, chunk_settled, observe)
             )
         if unsettled:
             await asyncio.wait((all_settled, abort), return_when=asyncio.FIRST_COMPLETED)
@@ -126,7 +128,7 @@ def _abandon(items: list[Job], submitted: list[Future[Any]]) -> None:
 
 
 def _prepare_chunk(
-    chunk: list[Job], cross_process: bool, settle: Settle
+    chunk: list[Job], dumps: Dumps | None, settle: Settle
 ) -> tuple[Callable[[Any], Any], Any, list[Job]]:
     """Return the worker function and payload to submit, and the items they carry.
 
@@ -134,10 +136,10 @@ def _prepare_chunk(
     own error here and left out of the payload, so no item is settled twice if
     the submit itself then fails.
     """
-    if not cross_process:
+    if dumps is None:
         return _run_items, chunk, chunk
     calls = [(job.fn, job.args, job.kwargs) for job in chunk]
-    payload, bad = encode_calls(calls)
+    payload, bad = encode_calls(calls, dumps)
     bad_index = {index for index, _ in bad}
     settle([chunk[index] for index, _ in bad], [(False, exc) for _, exc in bad])
     runnable = [item for index, item in enumerate(chunk) if index not in bad_index]

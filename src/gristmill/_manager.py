@@ -200,6 +200,11 @@ class LeasedExecutorManager:
         return self._config.backend.payloads_cross_process
 
     @property
+    def payload_dumps(self) -> Callable[[Any], bytes]:
+        """The backend's pickler for chunks of calls that cross to its workers."""
+        return self._config.backend.dumps
+
+    @property
     def clock(self) -> Clock:
         """The time source for every timing rule of this manager."""
         return self._config.clock

@@ -47,6 +47,10 @@ class LeaseSource(Protocol):
     def payloads_cross_process(self) -> bool:
         """Whether calls are pickled to reach the workers, so chunks travel pre-pickled."""
 
+    @property
+    def payload_dumps(self) -> Callable[[Any], bytes]:
+        """How chunks are pickled when ``payloads_cross_process``."""
+
     async def acquire(
         self,
         *,
@@ -143,6 +147,7 @@ class Runner:
         self._abort: asyncio.Future[None] | None = None
         self._waker: asyncio.Future[None] | None = None
         self._flushing = False
+        self._dumps = manager.payload_dumps if manager.payloads_cross_process else None
         self._run_times = RunTimes()  # per callable, for chunk sizes
         self.running_batches = 0  # batch tasks alive, each holding a lease
         self._busy_batches = 0  # batches with jobs still to settle
@@ -283,7 +288,7 @@ class Runner:
                 lease,
                 jobs,
                 workers=self._manager.workers_per_pool,
-                cross_process=self._manager.payloads_cross_process,
+                dumps=self._dumps,
                 settle=self._settle,
                 abort=abort,
                 on_drained=self._on_batch_drained,

@@ -33,6 +33,7 @@ from ._errors import RemoteTraceback, UnpicklableError
 
 __all__ = [
     "Call",
+    "Dumps",
     "Outcome",
     "RemoteTraceback",
     "UnpicklableError",
@@ -46,7 +47,14 @@ __all__ = [
 Call = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any] | None]
 Outcome = tuple[bool, Any]
 
+Dumps = Callable[[Any], bytes]
+
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
+
+
+def _dumps(obj: Any) -> bytes:
+    return pickle.dumps(obj, _PROTOCOL)
+
 
 _FUNCTION_HINT = (
     "submit a function defined at the top level of a module "
@@ -113,32 +121,34 @@ def run_pickled(payload: bytes) -> bytes:
     return blob
 
 
-def encode_calls(calls: Sequence[Call]) -> tuple[bytes, list[tuple[int, BaseException]]]:
-    """Pickle a chunk in the parent; never raises for an item's own data.
+def encode_calls(
+    calls: Sequence[Call], dumps: Dumps = _dumps
+) -> tuple[bytes, list[tuple[int, BaseException]]]:
+    """Pickle a chunk in the parent with ``dumps``; never raises for an item's own data.
 
     Returns:
         The payload for the calls that pickle, and ``(index, error)`` for each
         call that does not; those are left out of the payload.
     """
     try:
-        return pickle.dumps(list(calls), _PROTOCOL), []
+        return dumps(list(calls)), []
     except Exception:
         pass
     good: list[Call] = []
     good_index: list[int] = []
     bad: list[tuple[int, BaseException]] = []
     for index, call in enumerate(calls):
-        culprit = _pickling_problem(call)
+        culprit = _pickling_problem(call, dumps)
         if culprit is None:
             good.append(call)
             good_index.append(index)
         else:
             bad.append((index, culprit))
     try:
-        return pickle.dumps(good, _PROTOCOL), bad
+        return dumps(good), bad
     except Exception as problem:  # each call pickles alone, yet not all together
         error = _unpicklable("the chunk of calls", problem, _SEND_HINT)
-        return pickle.dumps([], _PROTOCOL), sorted([*bad, *((i, error) for i in good_index)])
+        return dumps([]), sorted([*bad, *((i, error) for i in good_index)])
 
 
 def decode_outcomes(blob: bytes) -> list[Outcome]:
@@ -182,7 +192,7 @@ def stop_iteration_error(fn: Callable[..., Any], exc: StopIteration) -> RuntimeE
     return error
 
 
-def _pickling_problem(call: Call) -> UnpicklableError | None:
+def _pickling_problem(call: Call, dumps: Dumps) -> UnpicklableError | None:
     """Name the first part of ``call`` (function, argument or keyword) that will not pickle."""
     fn, args, kwargs = call
     parts: list[tuple[str, object, str]] = [(f"the function {_name(fn)}", fn, _FUNCTION_HINT)]
@@ -197,7 +207,7 @@ def _pickling_problem(call: Call) -> UnpicklableError | None:
     parts.append(("the call", call, _SEND_HINT))
     for subject, obj, hint in parts:
         try:
-            pickle.dumps(obj, _PROTOCOL)
+            dumps(obj)
         except Exception as problem:
             return _unpicklable(subject, problem, hint)
     return None

@@ -10,10 +10,11 @@
 from __future__ import annotations
 
 import asyncio
+import pickle
 import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 __all__ = [
     "GATE_TIMEOUT",
@@ -165,6 +166,10 @@ class ThreadLeaseSource:
     def workers_per_pool(self) -> int:
         """Threads per lease pool."""
         return self._workers
+
+    @property
+    def payload_dumps(self) -> Callable[[Any], bytes]:
+        return pickle.dumps
 
     @property
     def payloads_cross_process(self) -> bool:

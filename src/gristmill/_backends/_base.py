@@ -26,6 +26,14 @@ class Backend(Protocol):
     can_kill_workers: bool
     accepted_options: frozenset[str]
 
+    def dumps(self, obj: Any) -> bytes:
+        """Pickle a chunk of calls for the workers (used when ``payloads_cross_process``).
+
+        Workers read it back with :func:`pickle.loads`, so a serializer that
+        pickles more than the stdlib (cloudpickle) works as long as the workers
+        can import it.
+        """
+
     def create(self, *, workers: int, name: str, options: Mapping[str, Any]) -> Executor:
         """Build one executor with ``workers`` workers, labelled ``name``."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import pickle
 from collections.abc import Mapping
 from concurrent.futures import Executor
 from typing import Any
@@ -22,6 +23,10 @@ class InterpreterBackend:
     payloads_cross_process = True
     can_kill_workers = False
     accepted_options = frozenset({"initializer", "initargs"})
+
+    def dumps(self, obj: Any) -> bytes:
+        """Pickle with the stdlib, at its highest protocol."""
+        return pickle.dumps(obj, pickle.HIGHEST_PROTOCOL)
 
     def create(self, *, workers: int, name: str, options: Mapping[str, Any]) -> Executor:
         """Build an interpreter pool."""

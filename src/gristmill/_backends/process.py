@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import multiprocessing
 import multiprocessing.forkserver
+import pickle
 from collections.abc import Mapping
 from concurrent.futures import Executor, ProcessPoolExecutor
 from multiprocessing.context import BaseContext
@@ -33,6 +34,10 @@ class ProcessBackend:
     payloads_cross_process = True
     can_kill_workers = True
     accepted_options = frozenset({"initializer", "initargs", "mp_context", "max_tasks_per_child"})
+
+    def dumps(self, obj: Any) -> bytes:
+        """Pickle with the stdlib, at its highest protocol."""
+        return pickle.dumps(obj, pickle.HIGHEST_PROTOCOL)
 
     def create(self, *, workers: int, name: str, options: Mapping[str, Any]) -> Executor:
         """Build a process pool, on a non-fork start method unless one is given."""

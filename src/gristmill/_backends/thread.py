@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
@@ -16,6 +17,10 @@ class ThreadBackend:
     payloads_cross_process = False
     can_kill_workers = False
     accepted_options = frozenset({"initializer", "initargs"})
+
+    def dumps(self, obj: Any) -> bytes:
+        """Pickle with the stdlib, at its highest protocol."""
+        return pickle.dumps(obj, pickle.HIGHEST_PROTOCOL)
 
     def create(self, *, workers: int, name: str, options: Mapping[str, Any]) -> Executor:
         """Build a thread pool whose threads are named after the pool."""
