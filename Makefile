@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-LINTED := src tests benchmarks examples
+LINTED := src tests benchmarks examples docs/_griffe
 
 .PHONY: demo test lint typecheck docs check bench soak clean
 
