@@ -7,7 +7,7 @@ from concurrent.futures import BrokenExecutor
 
 import pytest
 
-from gristmill import Hooks, LeaseEvent, LeasedExecutorManager
+from gristmill import Hooks, LeasedExecutorManager, LeaseEvent
 from gristmill.testing import FakeClock
 from tests.helpers import make_manager, wait_until
 
@@ -109,5 +109,5 @@ async def test_a_raising_hook_is_logged_and_leasing_goes_on(
 
 
 def test_hooks_must_be_a_hooks_instance() -> None:
-    with pytest.raises(TypeError, match="hooks must be a gristmill.Hooks"):
+    with pytest.raises(TypeError, match=r"hooks must be a gristmill\.Hooks"):
         LeasedExecutorManager(max_pools=1, hooks=object())  # type: ignore[arg-type]
