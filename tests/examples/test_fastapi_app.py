@@ -32,8 +32,8 @@ from fastapi_app import Mill, create_app, derive_key
 from tests.helpers import assert_grinder_settled, assert_manager_empty, wait_until
 
 ITERATIONS = 1000  # cheap enough for 50 requests, still a real PBKDF2 run
-CONCURRENT = 50
-HELD = 10
+CONCURRENT = 50  # in the concurrency test
+REQUESTS = 10  # in the stats and shutdown tests
 
 
 @dataclass(frozen=True)
@@ -141,12 +141,12 @@ async def test_concurrent_requests_each_get_their_own_result() -> None:
 async def test_stats_report_the_work_done() -> None:
     async with serving(create_app()) as served, client_for(served) as client:
         before = await get_stats(client)
-        await asyncio.gather(*(post_hash(client, p, s) for p, s in credentials(CONCURRENT)))
+        await asyncio.gather(*(post_hash(client, p, s) for p, s in credentials(REQUESTS)))
         after = await get_stats(client)
     assert before["grinder"]["submitted"] == 0
     grinder, manager = after["grinder"], after["manager"]
     assert grinder["state"] == "running"
-    assert (grinder["submitted"], grinder["completed"]) == (CONCURRENT, CONCURRENT)
+    assert (grinder["submitted"], grinder["completed"]) == (REQUESTS, REQUESTS)
     assert (grinder["failed"], grinder["pending"], grinder["in_flight"]) == (0, 0, 0)
     assert grinder["batches"] >= 1
     assert manager["state"] == "running"
@@ -171,11 +171,11 @@ async def test_shutdown_answers_every_in_flight_request_then_stops_the_mill() ->
             held = mill.grinder.submit_from_thread(hold, entered, gate)
             await wait_until(entered.is_set, what="the held job to start")
             async with client_for(served) as client:
-                pairs = credentials(HELD)
+                pairs = credentials(REQUESTS)
                 requests = [asyncio.create_task(post_hash(client, p, s)) for p, s in pairs]
                 # Every request is inside its handler, queued behind the held job.
                 await poll_stats(
-                    client, lambda s: s["grinder"]["pending"] == HELD, "all requests queued"
+                    client, lambda s: s["grinder"]["pending"] == REQUESTS, "all requests queued"
                 )
                 served.server.should_exit = True
                 await wait_until_refused(served.port)
@@ -192,7 +192,7 @@ async def test_shutdown_answers_every_in_flight_request_then_stops_the_mill() ->
         assert response.json() == {"hash": expected_hash(password, salt)}
     grinder_stats = mill.grinder.stats()
     assert grinder_stats["state"] == "stopped"
-    assert grinder_stats["completed"] == HELD + 1
+    assert grinder_stats["completed"] == REQUESTS + 1
     assert_grinder_settled(mill.grinder)
     assert mill.manager.stats()["state"] == "stopped"
     assert_manager_empty(mill.manager)
