@@ -7,6 +7,7 @@ left as literal text, which is what these tests pin down.
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -65,3 +66,20 @@ def test_an_escaped_plural_suffix_is_absorbed() -> None:
     cls = _class_in("gristmill._stats", "ManagerStats")
     text = _extension().render_roles(r"these are :class:`~typing.TypedDict`\ s", cls)
     assert text.endswith("<code>TypedDict</code></autoref>s")
+
+
+def test_every_public_name_has_an_api_reference_entry() -> None:
+    import gristmill
+    import gristmill.hooks
+
+    docs = Path(__file__).resolve().parent.parent / "docs" / "api"
+    text = "\n".join(page.read_text() for page in docs.glob("*.md"))
+    documented = set(re.findall(r"^::: gristmill\.(\w+)\s*$", text, re.MULTILINE))
+    missing = [
+        name
+        for name in gristmill.__all__
+        if name != "__version__"
+        and name not in documented
+        and not ("hooks" in documented and name in gristmill.hooks.__all__)
+    ]
+    assert missing == []
