@@ -210,6 +210,7 @@ class WorkGrinder:
         finally:
             if timer is not None:
                 timer.cancel()
+        self._last_checked = None
         if self._state is _State.STOPPING:
             self._state = _State.STOPPED
 
