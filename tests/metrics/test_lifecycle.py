@@ -4,13 +4,14 @@ not pull in prometheus_client."""
 
 from __future__ import annotations
 
+import inspect
 import subprocess
 import sys
 
 import pytest
 from prometheus_client import REGISTRY, CollectorRegistry, Counter
 
-from gristmill import ItemDone
+from gristmill import ItemDone, prometheus
 from gristmill.prometheus import PrometheusMetrics
 
 DONE = ItemDone(outcome="completed", queue_wait_seconds=0.0)
@@ -112,3 +113,12 @@ def test_bad_options_are_refused_and_register_nothing(
     with pytest.raises(error, match=match):
         PrometheusMetrics(registry=registry, **options)  # type: ignore[arg-type]
     assert list(registry.collect()) == []
+
+
+def test_the_module_exports_one_documented_class() -> None:
+    assert prometheus.__all__ == ["PrometheusMetrics"]
+    public = [name for name in vars(PrometheusMetrics) if not name.startswith("_")]
+    assert {"name", "watch", "close", "on_batch_start", "on_item_done"} <= set(public)
+    undocumented = [name for name in public if not inspect.getdoc(vars(PrometheusMetrics)[name])]
+    assert inspect.getdoc(PrometheusMetrics)
+    assert undocumented == []
