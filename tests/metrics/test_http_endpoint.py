@@ -1,6 +1,7 @@
 """End to end: a real ``/metrics`` HTTP endpoint, scraped while a thread-backed manager
 and grinder work with a PrometheusMetrics as their hooks. The gauges show the work gated
-in flight and queued; after it settles, the counters and histograms match what ran."""
+in flight and queued; after it settles, the counters (every outcome: completed, failed,
+cancelled, timed out, rejected) and the histograms match what ran."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.parser import text_string_to_metric_families
 
-from gristmill import WorkGrinder
+from gristmill import GrinderOverloadedError, WorkGrinder
 from gristmill.prometheus import PrometheusMetrics
 from gristmill.testing import FakeClock
 from tests.grinder.fakes import Gate
@@ -63,7 +64,13 @@ async def test_scraped_metrics_follow_the_work(
     metrics = PrometheusMetrics(registry=registry, name="e2e")
     manager = make_manager(clock, hooks=metrics)
     grinder = WorkGrinder(
-        executor_manager=manager, batch_size_threshold=4, max_wait_seconds=10.0, hooks=metrics
+        executor_manager=manager,
+        batch_size_threshold=4,
+        max_wait_seconds=10.0,
+        max_pending=4,
+        overflow="reject",
+        deadline_seconds=5.0,
+        hooks=metrics,
     )
     metrics.watch(manager=manager, grinder=grinder)
     await manager.start()
@@ -72,30 +79,34 @@ async def test_scraped_metrics_follow_the_work(
         with Gate() as gate:
             first = [await grinder.enqueue(job, gate, i) for i in range(4)]  # threshold: runs
             await wait_until(lambda: grinder.stats()["in_flight"] == 4, what="batch in flight")
-            second = [await grinder.enqueue(job, gate, i) for i in range(4, 7)]  # stays queued
-            second[0].cancel()
+            queued = [
+                await grinder.enqueue(job, gate, i) for i in range(4, 8)
+            ]  # wait: no threshold
+            with pytest.raises(GrinderOverloadedError):  # the queue holds 4 at most
+                await grinder.enqueue(job, gate, 8)
+            queued[0].cancel()
 
             during = await asyncio.to_thread(scrape, metrics_url)
 
-            assert value(during, "gristmill_queue_depth") == 2
+            assert value(during, "gristmill_queue_depth") == 3
             assert value(during, "gristmill_batches_in_flight") == 1
             assert value(during, "gristmill_items_in_flight") == 4
             assert value(during, "gristmill_pools", state="leased") == 1
             assert value(during, "gristmill_lease_events_total", event="granted") == 1
             assert value(during, "gristmill_batch_size_count") == 1
+            assert value(during, "gristmill_items_total", outcome="rejected") == 1
             assert value(during, "gristmill_items_total", outcome="cancelled") == 1
             assert value(during, "gristmill_items_total", outcome="completed") == 0
 
+            clock.advance(5.0)  # the three still queued pass their deadline unrun
+            expired = await asyncio.gather(*queued[1:], return_exceptions=True)
+            assert [type(e) for e in expired] == [TimeoutError] * 3
             gate.open()
-            clock.advance(10.0)  # the two left in the queue become due
-            results = await asyncio.gather(*first, *second[1:], return_exceptions=True)
+            second = [await grinder.enqueue(job, gate, i) for i in range(10, 14)]  # runs
+            results = await asyncio.gather(*first, *second, return_exceptions=True)
         assert [r if isinstance(r, int) else type(r) for r in results] == [
-            0,
-            1,
-            2,
-            ValueError,
-            5,
-            6,
+            *(0, 1, 2, ValueError),
+            *(10, 11, 12, 13),
         ]
         await wait_until(
             lambda: (
@@ -110,12 +121,12 @@ async def test_scraped_metrics_follow_the_work(
         await manager.stop()
         metrics.close()
 
-    outcomes = {"completed": 5, "failed": 1, "cancelled": 1, "timed_out": 0, "rejected": 0}
+    outcomes = {"completed": 7, "failed": 1, "cancelled": 1, "timed_out": 3, "rejected": 1}
     for outcome, count in outcomes.items():
         assert value(after, "gristmill_items_total", outcome=outcome) == count, outcome
     assert value(after, "gristmill_batch_size_count") == 2
-    assert value(after, "gristmill_batch_size_sum") == 6  # every item that ran, once
-    assert value(after, "gristmill_queue_wait_seconds_count") == 7
+    assert value(after, "gristmill_batch_size_sum") == 8  # every item that ran, once
+    assert value(after, "gristmill_queue_wait_seconds_count") == 12  # all but the rejected one
     assert value(after, "gristmill_lease_events_total", event="granted") == 2  # one per batch
     assert value(after, "gristmill_lease_events_total", event="released") == 2
     assert value(after, "gristmill_items_requeued_total") == 0
