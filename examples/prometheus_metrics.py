@@ -53,7 +53,9 @@ async def main() -> None:
         # Scrape from a worker thread: the HTTP round trip must not block the loop.
         text = await asyncio.to_thread(fetch, f"http://127.0.0.1:{server.server_port}/metrics")
         for line in text.splitlines():
-            if line.startswith(("gristmill_items_total", "gristmill_batch_size_count")):
+            if line.startswith(
+                ("gristmill_items_total", "gristmill_batch_size_count", "gristmill_lease")
+            ):
                 print(line)
     finally:
         await grinder.stop()
