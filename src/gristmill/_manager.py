@@ -53,6 +53,7 @@ from ._progress import ProgressBoard
 from ._scaling import Scaler
 from ._stats import ManagerStats
 from ._waiters import Waiter
+from .hooks import Hooks
 
 __all__ = ["LeasedExecutorManager", "SizeProvider"]
 
@@ -112,6 +113,8 @@ class LeasedExecutorManager:
         forward_process_logs: leasepool-style spelling of ``process_logging``;
             with ``process_log_level``, ``process_log_target_logger`` and
             ``clear_process_log_handlers``.
+        hooks: Observer told about every lease granted, released, expired
+            or revoked (see :class:`gristmill.Hooks`).
         **executor_kwargs: Passed to each executor: ``initializer`` and
             ``initargs`` for every backend; ``mp_context`` and
             ``max_tasks_per_child`` for ``process``.
@@ -146,6 +149,7 @@ class LeasedExecutorManager:
         process_log_level: int | str = logging.INFO,
         process_log_target_logger: logging.Logger | None = None,
         clear_process_log_handlers: bool = True,
+        hooks: Hooks | None = None,
         **executor_kwargs: Any,
     ) -> None:
         self._config = manager_config(
@@ -171,6 +175,7 @@ class LeasedExecutorManager:
                 clear_handlers=clear_process_log_handlers,
             ),
             executor_kwargs=executor_kwargs,
+            hooks=hooks,
         )
         self._logger = self._config.logger
         self._state = _State.CREATED

@@ -45,8 +45,9 @@ class ManagerStats(TypedDict):
     - ``leases_granted``: leases handed out, to callers or queued waiters.
     - ``leases_released``: leases given back (``release()``, ``async with``,
       or a waiter cancelled just after it was handed one).
-    - ``leases_revoked``: leases taken away: hard expiry, a broken pool, or
-      ``stop()``.
+    - ``leases_revoked``: leases taken away: hard expiry, a broken pool, a
+      ``retire()``, or ``stop()``.
+    - ``leases_expired``: the revocations at a lease's hard expiry.
 
     Every snapshot taken on the owning loop satisfies::
 
@@ -72,6 +73,7 @@ class ManagerStats(TypedDict):
     leases_granted: int
     leases_released: int
     leases_revoked: int
+    leases_expired: int
 
 
 class GrinderStats(TypedDict):
