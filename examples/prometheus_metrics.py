@@ -54,7 +54,11 @@ async def main() -> None:
         text = await asyncio.to_thread(fetch, f"http://127.0.0.1:{server.server_port}/metrics")
         for line in text.splitlines():
             if line.startswith(
-                ("gristmill_items_total", "gristmill_batch_size_count", "gristmill_lease")
+                (
+                    "gristmill_items_total",
+                    "gristmill_batch_size_count",
+                    "gristmill_lease_events_total",
+                )
             ):
                 print(line)
     finally:
