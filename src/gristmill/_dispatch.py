@@ -144,6 +144,7 @@ class _Batch:
         timeouts = [job.run_timeout for job in items if job.run_timeout is not None]
         self.min_timeout = min(timeouts) if timeouts else None
         self.killed = False  # for a run timeout
+        self.ran = False  # an item was seen to start on the pool
         self.victims: dict[Job, bool] = {}  # running when killed -> overran?
 
     def submit_all(self, item_seconds: float | None) -> None:
@@ -211,6 +212,7 @@ class _Batch:
                 self.fail(jobs, exc)
             else:
                 result, elapsed = future.result()
+                self.ran = True
                 self.context.observe(jobs, elapsed)
                 outcomes = decode_outcomes(result) if self.context.dumps else result
                 self.context.settle(jobs, outcomes, self.started_at)
@@ -249,22 +251,25 @@ class _Batch:
             self.fail(jobs, exc)
 
     def _salvage(self, record: _Chunk, cause: BaseException | None, *, started: bool) -> None:
-        """A chunk was lost with its pool: decide, item by item, what happens next."""
-        jobs = record.jobs
-        running: int | None = NOT_STARTED
-        if started:
-            running = self._running_index(record)
+        """A chunk was lost with its pool: decide, item by item, what happens next.
+
+        A pool that broke before any item of the batch started (a failing
+        initializer, workers that could not boot) fails the items with its
+        error: running them again elsewhere would only break the next pool.
+        """
+        running = self._running_index(record) if started else NOT_STARTED
+        stillborn = started and not self._pool_ran()
         revoked = self.context.clock.time() >= self.lease.hard_expires_at
         failed: list[Job] = []
         errors: list[BaseException] = []
         again: list[Job] = []
-        for position, job in enumerate(jobs):
+        for position, job in enumerate(record.jobs):
             error: BaseException | None
             if job.done():  # cancelled by its caller or by stop(): settle counts it
-                failed.append(job)
-                errors.append(asyncio.CancelledError())
-                continue
-            if self.killed:
+                error = asyncio.CancelledError()
+            elif stillborn:
+                error = cause
+            elif self.killed:
                 error = self._timeout_error(job) if job in self.victims else None
             elif running is None or position == running:
                 error = self._charge(job, cause, revoked)
@@ -277,6 +282,15 @@ class _Batch:
                 errors.append(error)
         self._requeue(again)
         self._fail_each(failed, errors)
+
+    def _pool_ran(self) -> bool:
+        """Whether any item of this batch was seen to start on the pool."""
+        board = self.context.board
+        if not self.ran and board is not None:
+            self.ran = any(
+                board.read(chunk.slot)[0] != NOT_STARTED for chunk in self.chunks if chunk.slot >= 0
+            )
+        return self.ran
 
     def _running_index(self, record: _Chunk) -> int | None:
         """Which item of a lost chunk was running; ``None`` when nobody can tell."""
