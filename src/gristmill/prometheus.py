@@ -95,7 +95,7 @@ class _StateCollector(Collector):
         """Read every watched object's stats and yield the gauges."""
         with self._lock:
             watched = list(self._watched.items())
-        depth, batches, items, pools = families = self._families()
+        depth, batches, items, pools, live, cap = families = self._families()
         for name, source in watched:
             if source.grinder is not None:
                 stats = _grinder_stats(source.grinder, source.timeout)
@@ -108,6 +108,8 @@ class _StateCollector(Collector):
                 pools.add_metric([name, "available"], pool_stats["available"])
                 pools.add_metric([name, "leased"], pool_stats["leased"])
                 pools.add_metric([name, "draining"], pool_stats["draining"])
+                live.add_metric([name], pool_stats["total"])
+                cap.add_metric([name], pool_stats["max_pools"])
         return iter(families)
 
     def _families(self) -> tuple[GaugeMetricFamily, ...]:
@@ -126,6 +128,14 @@ class _StateCollector(Collector):
                 f"{ns}_pools",
                 "Live executor pools by state; their sum is the total.",
                 labels=["name", "state"],
+            ),
+            GaugeMetricFamily(
+                f"{ns}_pools_live",
+                "Live executor pools in total: available + leased + draining.",
+                labels=["name"],
+            ),
+            GaugeMetricFamily(
+                f"{ns}_pools_max", "The manager's cap on live pools.", labels=["name"]
             ),
         )
 

@@ -92,6 +92,12 @@ async def test_scraped_metrics_follow_the_work(
             assert value(during, "gristmill_batches_in_flight") == 1
             assert value(during, "gristmill_items_in_flight") == 4
             assert value(during, "gristmill_pools", state="leased") == 1
+            total = sum(
+                value(during, "gristmill_pools", state=state)
+                for state in ("available", "leased", "draining")
+            )
+            assert value(during, "gristmill_pools_live") == total >= 1
+            assert value(during, "gristmill_pools_max") == manager.max_pools
             assert value(during, "gristmill_lease_events_total", event="granted") == 1
             assert value(during, "gristmill_batch_size_count") == 1
             assert value(during, "gristmill_items_total", outcome="rejected") == 1
