@@ -1,10 +1,11 @@
 """A backend written in a test: thread pools that record every call the manager makes.
 
 It implements the public :class:`gristmill.Backend` protocol only, the way a
-user's own backend would. ``events`` lists the calls in order (``open``,
-``create:<pool>``, ``warm_up:<pool>``, ``kill:<pool>``, ``shutdown:<pool>``,
-``close``). Gates hold ``open`` or ``warm_up`` in their worker thread until the
-test sets them, so a test can act while ``start()`` waits there.
+user's own backend would. ``events`` lists the calls in order: ``open``,
+``opened`` once ``open`` returns, ``create:<pool>``, ``warm_up:<pool>``,
+``kill:<pool>``, ``shutdown:<pool>`` and ``close``. Gates hold ``open`` or
+``warm_up`` in their worker thread until the test sets them, so a test can act
+while ``start()`` waits there.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ class RecordingBackend:
         *,
         open_error: Exception | None = None,
         create_error: Exception | None = None,
+        close_error: Exception | None = None,
         gate_open: bool = False,
         gate_warm_up: bool = False,
     ) -> None:
@@ -74,6 +76,7 @@ class RecordingBackend:
             self.warm_up_gate.set()
         self._open_error = open_error
         self._create_error = create_error
+        self._close_error = close_error
         self._lock = threading.Lock()
 
     def record(self, event: str) -> None:
@@ -87,9 +90,12 @@ class RecordingBackend:
         self.open_gate.wait(GATE_TIMEOUT)
         if self._open_error is not None:
             raise self._open_error
+        self.record("opened")
 
     def close(self) -> None:
         self.record("close")
+        if self._close_error is not None:
+            raise self._close_error
 
     def dumps(self, obj: Any) -> bytes:
         raise AssertionError("payloads do not cross a process boundary on this backend")
