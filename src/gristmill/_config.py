@@ -19,6 +19,7 @@ from ._backends import Backend, ExecutorBackend, check_options, resolve_backend
 from ._clock import Clock, MonotonicClock
 from ._process_logging import ProcessLoggingConfig
 from ._sizing import desired_pools
+from .hooks import Hooks
 
 __all__ = ["ManagerConfig", "manager_config"]
 
@@ -42,6 +43,7 @@ class ManagerConfig:
     clock: Clock
     executor_kwargs: Mapping[str, Any]
     process_logging: ProcessLoggingConfig | None
+    hooks: Hooks | None = None
 
     def desired_pools(self, units: int | None) -> int:
         """Apply the sizing policy to the size signal ``units`` (None: no signal)."""
@@ -87,6 +89,7 @@ def manager_config(
     clock: Clock | None,
     legacy_logging: Callable[[], ProcessLoggingConfig | None],
     executor_kwargs: Mapping[str, Any],
+    hooks: Hooks | None = None,
 ) -> ManagerConfig:
     """Check every manager argument and return the settings.
 
@@ -127,7 +130,14 @@ def manager_config(
         clock=clock or MonotonicClock(),
         executor_kwargs=executor_kwargs,
         process_logging=process_logging or legacy_logging(),
+        hooks=_hooks(hooks),
     )
+
+
+def _hooks(hooks: object) -> Hooks | None:
+    if hooks is not None and not isinstance(hooks, Hooks):
+        raise TypeError(f"hooks must be a gristmill.Hooks, got {type(hooks).__name__}")
+    return hooks
 
 
 def _sizes(max_pools: int, min_pools: int, units_per_pool: int, workers: int) -> _Sizes:

@@ -37,6 +37,7 @@ from typing import Any, final
 from . import _validate as validate
 from ._backends import Backend, ExecutorBackend, backend_kind, default_mp_context
 from ._backends._session import BackendSession
+from ._batching import MAX_CHUNKS
 from ._clock import Clock
 from ._config import manager_config
 from ._errors import LeaseUnavailableError, NotStartedError, WrongLoopError
@@ -49,9 +50,11 @@ from ._process_logging import (
     config_from_legacy_kwargs,
     start_forwarding,
 )
+from ._progress import ProgressBoard
 from ._scaling import Scaler
 from ._stats import ManagerStats
 from ._waiters import Waiter
+from .hooks import Hooks
 
 __all__ = ["LeasedExecutorManager", "SizeProvider"]
 
@@ -116,6 +119,8 @@ class LeasedExecutorManager:
         forward_process_logs: leasepool-style spelling of ``process_logging``;
             with ``process_log_level``, ``process_log_target_logger`` and
             ``clear_process_log_handlers``.
+        hooks: Observer told about every lease granted, released, expired
+            or revoked (see :class:`gristmill.Hooks`).
         **executor_kwargs: Passed to each executor: ``initializer`` and
             ``initargs`` for every backend; ``mp_context`` and
             ``max_tasks_per_child`` for ``process``.
@@ -151,6 +156,7 @@ class LeasedExecutorManager:
         process_log_level: int | str = logging.INFO,
         process_log_target_logger: logging.Logger | None = None,
         clear_process_log_handlers: bool = True,
+        hooks: Hooks | None = None,
         **executor_kwargs: Any,
     ) -> None:
         self._config = manager_config(
@@ -176,6 +182,7 @@ class LeasedExecutorManager:
                 clear_handlers=clear_process_log_handlers,
             ),
             executor_kwargs=executor_kwargs,
+            hooks=hooks,
         )
         self._logger = self._config.logger
         self._state = _State.CREATED
@@ -183,6 +190,7 @@ class LeasedExecutorManager:
         self._loop_thread: int | None = None
         self._stopped: asyncio.Future[None] | None = None
         self._forwarder: LogForwarder | None = None
+        self._board: ProgressBoard | None = None
         self._pools = PoolRegistry(self._config, host=self, signal=self._signal)
         self._session = BackendSession(self._config.backend, self._logger)
         self._scaler = Scaler(self._config, self._pools)
@@ -215,6 +223,20 @@ class LeasedExecutorManager:
     def payload_dumps(self) -> Callable[[Any], bytes]:
         """The backend's pickler for chunks of calls that cross to its workers."""
         return self._config.backend.dumps
+
+    @property
+    def supports_run_timeout(self) -> bool:
+        """Whether the grinder can find and stop a job that overruns its run timeout.
+
+        True for process pools: their workers post progress to a shared board
+        and can be killed.
+        """
+        return self.backend is ExecutorBackend.PROCESS
+
+    @property
+    def progress_board(self) -> ProgressBoard | None:
+        """The board process workers post progress to while the manager runs; else ``None``."""
+        return self._board
 
     @property
     def clock(self) -> Clock:
@@ -271,6 +293,10 @@ class LeasedExecutorManager:
             default_context=default_mp_context,
             logger=self._logger,
         )
+        if self.supports_run_timeout:
+            context = self._pools.options.get("mp_context") or default_mp_context()
+            self._board = ProgressBoard(context, 2 * MAX_CHUNKS * self._config.max_pools)
+            self._pools.options = self._board.wrap_options(self._pools.options)
         self._state = _State.STARTING
         try:
             await self._open_backend()
@@ -437,6 +463,16 @@ class LeasedExecutorManager:
             return
         self._require_loop("release")
         self._pools.release(lease)
+
+    def _retire_lease(self, lease: ExecutorLease) -> None:
+        if not self._pools.holds(lease):
+            return
+        self._require_loop("retire")
+        self._logger.warning(
+            "retiring pool on request lease=%s owner=%s", lease.lease_id, lease.owner
+        )
+        self._pools.retire(lease._pool, kill=True)
+        self._pools.replenish()
 
     def _signal(self, pool: Pool, broken: BaseException | None) -> None:
         loop = self._loop
