@@ -26,33 +26,20 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import BrokenExecutor, Executor, Future
+from concurrent.futures import BrokenExecutor, Future
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Protocol
+from typing import Any
 
 from ._batching import chunk_sizes
 from ._clock import Clock
 from ._errors import LeaseExpiredError, WorkerCrashedError
 from ._job import Job
 from ._progress import NOT_STARTED, ProgressBoard
+from ._source import LeaseLike
 from ._worker import Dumps, Outcome, decode_outcomes, encode_calls, run_calls, run_pickled
 
-__all__ = ["BatchContext", "LeaseLike", "Settle", "run_batch"]
-
-
-class LeaseLike(Protocol):
-    """What a batch needs from a lease: an executor, its expiry, and ways back."""
-
-    @property
-    def executor(self) -> Executor: ...
-
-    @property
-    def hard_expires_at(self) -> float: ...
-
-    async def release(self) -> None: ...
-
-    async def retire(self) -> None: ...
+__all__ = ["BatchContext", "Settle", "run_batch"]
 
 
 Settle = Callable[[Sequence[Job], Iterable[Outcome], float], None]

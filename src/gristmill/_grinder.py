@@ -22,7 +22,8 @@ from ._bridge import call_in_loop, mirror
 from ._clock import Clock, MonotonicClock
 from ._errors import GrinderCrashedError, GrinderOverloadedError, NotStartedError, WrongLoopError
 from ._policy import BatchPolicy, require_run_timeout_support
-from ._runner import LeaseSource, Runner
+from ._runner import Runner
+from ._source import LeaseSource
 from ._stats import GrinderStats
 from ._work import Work
 from .hooks import Hooks
