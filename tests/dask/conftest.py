@@ -7,13 +7,26 @@ fixture waits for both workers to be up again before the next test runs.
 
 from __future__ import annotations
 
+import copyreg
 from collections.abc import Iterator
 
 import pytest
 
+# Importing distributed installs tblib's exception reducers into copyreg for the
+# whole process, and those drop attributes set by C __init__s (SystemExit.code).
+# Keep that side effect away from the rest of the suite, which pickles
+# exceptions through gristmill's own worker code.
+_PICKLE_REDUCERS = dict(copyreg.dispatch_table)
 pytest.importorskip("distributed")
+from distributed import Client, LocalCluster  # noqa: E402
 
-from distributed import Client, LocalCluster
+
+def _restore_reducers() -> None:
+    copyreg.dispatch_table.clear()
+    copyreg.dispatch_table.update(_PICKLE_REDUCERS)
+
+
+_restore_reducers()
 
 WORKERS = 2
 
@@ -25,6 +38,7 @@ def cluster() -> Iterator[LocalCluster]:
         n_workers=WORKERS, threads_per_worker=1, processes=True, dashboard_address=":0"
     ) as local:
         yield local
+    _restore_reducers()  # the in-process scheduler may have installed more
 
 
 @pytest.fixture(scope="package")

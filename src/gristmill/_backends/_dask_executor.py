@@ -5,7 +5,7 @@
     submit(fn, *args) ──► client.submit(partial(fn, *args), workers=<the pool's set>,
        │                                 allow_other_workers=False)
        ▼
-    concurrent Future ◄── dask future done (dask callback thread): result or the call's error
+    concurrent Future ◄── gathered on the client's loop: the result or the call's error
        ▲
        └── worker of the set left while work was in flight, or the client lost the
            scheduler: every pending future fails with BrokenDaskPool, later submits too
@@ -23,8 +23,10 @@ shared with another pool or lost a worker, so a pool that had to share moves
 to free workers as soon as there are some.
 
 Threading: ``submit``, ``shutdown`` and ``cancel`` may come from any thread;
-dask completes futures on its callback thread and reports departed workers on
-its event-loop thread. The lock guards only the executor's own state; no dask
+outcomes are gathered, and departed workers reported, on the dask client's
+event-loop thread. A gather can wait for good (the worker holding the result
+died); it then waits there without holding up anything, and the pool breaking
+settles its future. The lock guards only the executor's own state; no dask
 call that waits on the network runs under it.
 """
 
@@ -41,6 +43,7 @@ from functools import partial
 from typing import Any
 
 import distributed
+from distributed.client import FutureCancelledError
 from distributed.scheduler import KilledWorker
 
 from ._dask_roster import Roster
@@ -99,7 +102,7 @@ class DaskPoolExecutor(_Executor):
             future: Future[Any] = Future()
             self._pending[future] = remote
         future.add_done_callback(self._on_local_done)
-        remote.add_done_callback(partial(self._on_remote_done, future))
+        self._on_loop(self._follow, future, remote)
         return future
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
@@ -153,28 +156,46 @@ class DaskPoolExecutor(_Executor):
             if remote is not None:
                 self._cancel_remote([remote])
 
-    def _on_remote_done(self, future: Future[Any], remote: distributed.Future[Any]) -> None:
-        """Dask callback thread: copy the task's outcome onto the local future."""
+    async def _follow(self, future: Future[Any], remote: distributed.Future[Any]) -> None:
+        """Client loop: wait for the task and copy its outcome onto the local future.
+
+        Runs on dask's event loop, never on a thread of its own: fetching a
+        result whose worker died waits until the task is cancelled, and that
+        wait must not hold up anything else.
+        """
+        try:
+            result = await self._client.gather(remote, asynchronous=True)
+        except FutureCancelledError:
+            self._lost(
+                future,
+                "a task was cancelled outside gristmill (the client lost its scheduler "
+                f"connection? status {self._client.status!r})",
+            )
+        except KilledWorker as error:
+            self._lost(future, f"dask gave up on a task whose workers kept dying ({error})")
+        except Exception as error:
+            if remote.status == "error":
+                self._settle(future, error=error)
+            else:
+                self._lost(future, f"fetching a result from dask failed ({error!r})")
+        else:
+            self._settle(future, result=result)
+
+    def _settle(
+        self, future: Future[Any], *, result: Any = None, error: BaseException | None = None
+    ) -> None:
+        """Resolve ``future`` with the task's outcome, unless it was settled already."""
         with self._lock:
             if self._pending.pop(future, None) is None:
                 return  # cancelled, or failed when the pool broke
-        if remote.status == "finished":
-            try:
-                _resolve(future, result=remote.result())
-            except Exception as exc:  # the result could not be fetched
-                self._break(f"fetching a result from dask failed ({exc!r})", [future])
-        elif remote.status == "error":
-            error = remote.exception()
-            if isinstance(error, KilledWorker):
-                self._break(f"dask gave up on a task whose workers kept dying ({error})", [future])
-            else:
-                _resolve(future, error=error)
-        else:
-            self._break(
-                f"a task was cancelled outside gristmill (client status "
-                f"{self._client.status!r}: lost its scheduler connection?)",
-                [future],
-            )
+        _resolve(future, result=result, error=error)
+
+    def _lost(self, future: Future[Any], reason: str) -> None:
+        """The task's outcome is lost: break the pool, unless ``future`` was settled already."""
+        with self._lock:
+            if self._pending.pop(future, None) is None:
+                return
+        self._break(reason, [future])
 
     def _break(self, reason: str, extra: Iterable[Future[Any]] = ()) -> None:
         """Mark the pool broken and fail every pending future (and ``extra``) with it."""
@@ -191,10 +212,15 @@ class DaskPoolExecutor(_Executor):
     def _cancel_remote(self, remotes: Iterable[distributed.Future[Any]]) -> None:
         """Cancel dask tasks without waiting (safe on the client's own loop thread)."""
         remotes = list(remotes)
+        if remotes and self._client.status == "running":
+            self._on_loop(self._client.cancel, remotes, asynchronous=True)
+
+    def _on_loop(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Run ``fn`` (a coroutine function too) on the client's event loop; any thread."""
         loop = self._client.loop
-        if remotes and loop is not None and self._client.status == "running":
+        if loop is not None:
             with contextlib.suppress(RuntimeError):  # the client's loop already closed
-                loop.add_callback(self._client.cancel, remotes, asynchronous=True)
+                loop.add_callback(partial(fn, *args, **kwargs))
 
 
 def _resolve(
