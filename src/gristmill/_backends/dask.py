@@ -12,8 +12,8 @@ Where the cluster comes from (the manager's executor keywords):
   connects its own client and closes it on ``stop()``.
 * neither: an in-process :class:`distributed.LocalCluster` built from
   ``cluster_options=`` (its keywords; ``threads_per_worker`` defaults to 1
-  and ``dashboard_address`` to a free port).
-  The backend owns it and closes it on ``stop()``.
+  and ``dashboard_address`` to a free port). The backend owns it and closes
+  it on ``stop()``.
 
 Passing both ``client`` and ``address``, or ``cluster_options`` with either,
 is a ``ValueError`` raised by ``start()``.
@@ -37,20 +37,23 @@ Failure semantics:
 
 * A worker of a pool leaves the cluster while the pool has work in flight:
   every pending future of that pool fails with :class:`BrokenDaskPool` (a
-  :class:`~concurrent.futures.BrokenExecutor`), the manager retires the pool
-  and creates a fresh one; the grinder's items of that pool fail with that
-  error (never hang). Other pools are not affected. A worker that leaves while
-  its pool is idle only makes the pool choose new workers.
+  :class:`~concurrent.futures.BrokenExecutor`), results not yet fetched from
+  the dead worker included; the manager retires the pool and creates a fresh
+  one; the grinder's items of that pool fail with that error (never hang).
+  Other pools are not affected. A worker that leaves while its pool is idle
+  only makes the pool choose new workers.
 * The scheduler goes away: the client cancels its tasks, which breaks the
   pools the same way, and every later submit raises :class:`BrokenDaskPool`.
-* Revoking a lease (hard expiry) or stopping with work in flight kills the
-  processes of the pool's workers (``can_kill_workers``), which really stops
-  the work, as for process pools; their nannies start fresh workers under new
-  addresses. Workers without a nanny are not killed (that would shrink the
-  cluster for good): their abandoned task finishes on its own.
+* Revoking a lease (hard expiry) or stopping with work in flight cancels the
+  pool's futures and kills the processes of the pool's workers
+  (``can_kill_workers``), which really stops the work, as for process pools;
+  their nannies start fresh workers under new addresses. Workers without a
+  nanny are not killed (that would shrink the cluster for good): their
+  abandoned task finishes on its own.
 
 Chunks are pickled with cloudpickle, so grinder work may be lambdas and
 closures. Workers must be able to import gristmill to run grinder chunks.
+The guide is ``docs/dask.md``.
 """
 
 from __future__ import annotations
