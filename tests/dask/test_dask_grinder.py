@@ -41,10 +41,7 @@ async def test_a_batch_of_lambdas_and_closures_returns_every_result(
     dask_grinder: WorkGrinder,
 ) -> None:
     offset = 100
-    futures = [
-        await dask_grinder.enqueue(lambda n=n: n * n + offset)  # type: ignore[misc]
-        for n in range(BATCH)
-    ]
+    futures = [await dask_grinder.enqueue(lambda n=n: n * n + offset) for n in range(BATCH)]
     assert await asyncio.gather(*futures) == [n * n + offset for n in range(BATCH)]
 
 
