@@ -200,10 +200,22 @@ def wait_for_file(runs: str, name: str, gate: str) -> str:
     deadline = time.monotonic() + 30.0
     while not Path(gate).exists():
         if time.monotonic() > deadline:
-            raise TimeoutError(f"{gate} never appeared")
+            raise RuntimeError(f"{gate} never appeared")
         time.sleep(0.005)
     return name
 
 
 def return_lambda() -> Callable[[], int]:
     return lambda: 1
+
+
+def crash_once_file_exists(runs: str, path: str) -> None:
+    """Record the run under ``crash``, then ``os._exit`` once the file ``path`` exists.
+
+    It waits at most 30 s for the file.
+    """
+    count_run(runs, "crash")
+    deadline = time.monotonic() + 30.0
+    while not Path(path).exists() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    os._exit(1)

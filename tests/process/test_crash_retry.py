@@ -149,3 +149,30 @@ async def test_worker_crash_leaves_a_batch_on_another_pool_untouched(
         gate.touch()
         await asyncio.wait_for(grinder.stop(cancel_pending=True), STOP_BOUND)
         await asyncio.wait_for(manager.stop(), STOP_BOUND)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=WorkerCrashedError,
+    reason="known bug: every item running when a pool breaks is charged an attempt, so with "
+    "max_retries=0 an item on a sibling worker fails as if it had killed its worker",
+)
+async def test_item_running_on_a_sibling_worker_is_not_blamed_for_the_crash(
+    process_manager: LeasedExecutorManager, tmp_path: Path
+) -> None:
+    grinder = WorkGrinder(executor_manager=process_manager, batch_size_threshold=1, max_retries=0)
+    await grinder.start()
+    gate = tmp_path / "gate"
+    try:
+        # One batch, one chunk per worker: the culprit dies while the innocent item runs.
+        innocent = await grinder.enqueue(jobs.wait_for_file, str(tmp_path), "innocent", str(gate))
+        crash = await grinder.enqueue(
+            jobs.crash_once_file_exists, str(tmp_path), str(tmp_path / "innocent")
+        )
+        with pytest.raises(WorkerCrashedError):
+            await asyncio.wait_for(crash, FAULT_BOUND)
+        gate.touch()
+        assert await asyncio.wait_for(innocent, FAULT_BOUND) == "innocent"
+    finally:
+        gate.touch()
+        await stop_settled(grinder)
