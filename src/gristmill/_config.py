@@ -28,7 +28,6 @@ __all__ = ["ManagerConfig", "manager_config"]
 class ManagerConfig:
     """Validated settings of one manager; see ``LeasedExecutorManager`` for each meaning."""
 
-    backend_name: ExecutorBackend
     backend: Backend
     max_pools: int
     min_pools: int
@@ -74,7 +73,7 @@ class _Durations:
 
 def manager_config(
     *,
-    backend: ExecutorBackend | str,
+    backend: ExecutorBackend | str | Backend,
     max_pools: int,
     min_pools: int,
     units_per_pool: int,
@@ -98,13 +97,17 @@ def manager_config(
     keywords amount to; it is called (and so checked) only when no
     ``process_logging`` is given.
 
+    A backend name gets a fresh instance from its registered factory; a
+    :class:`Backend` instance is used as is.
+
     Raises:
-        UnsupportedBackendError: the backend is unknown or needs a newer Python.
+        UnsupportedBackendError: the backend is unknown or cannot run here
+            (a newer Python or a missing package).
         TypeError: a value has the wrong type, or an executor keyword is not
             accepted by the backend.
         ValueError: a value is out of range.
     """
-    backend_name, implementation = resolve_backend(backend)
+    implementation = resolve_backend(backend)
     sizes = _sizes(max_pools, min_pools, units_per_pool, workers_per_pool)
     durations = _durations(
         check_interval, default_lease_seconds, lease_grace_seconds, idle_keepalive_seconds
@@ -112,7 +115,6 @@ def manager_config(
     _check_collaborators(size_provider, name_prefix, process_logging)
     check_options(implementation, executor_kwargs)
     return ManagerConfig(
-        backend_name=backend_name,
         backend=implementation,
         max_pools=sizes.max_pools,
         min_pools=sizes.min_pools,

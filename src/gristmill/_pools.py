@@ -73,7 +73,7 @@ class PoolRegistry:
     def new_pool(self) -> Pool:
         """Create a pool; it is not placed anywhere yet."""
         config = self._config
-        name = f"{config.name_prefix}-{config.backend_name.value}-{self.pools_created + 1}"
+        name = f"{config.name_prefix}-{config.backend.name}-{self.pools_created + 1}"
         executor = config.backend.create(workers=config.workers, name=name, options=self.options)
         self.pools_created += 1  # only once the executor exists, so the books stay balanced
         config.logger.debug("pool created name=%s workers=%d", name, config.workers)
@@ -239,7 +239,7 @@ class PoolRegistry:
         config = self._config
         leases = self._lease_infos(config.clock.time())
         return {
-            "backend": config.backend_name.value,
+            "backend": config.backend.name,
             "state": state,
             "desired": self.target,
             "max_pools": config.max_pools,

@@ -26,7 +26,8 @@ class ManagerStats(TypedDict):
 
     Current state:
 
-    - ``state``: ``created``, ``running``, ``stopping`` or ``stopped``.
+    - ``state``: ``created``, ``starting`` (opening the backend), ``running``,
+      ``stopping`` or ``stopped``.
     - ``desired``: the pool count the sizing policy asks for right now.
     - ``available``, ``leased`` and ``draining`` partition ``total``, the live
       pools: a draining pool has been released but still finishes work it was
