@@ -7,6 +7,7 @@ lease, pending item or live pool is left behind.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -14,6 +15,7 @@ import pytest
 from gristmill import LeasedExecutorManager, WorkGrinder
 from gristmill.testing import FakeClock
 from tests.helpers import assert_grinder_settled, assert_manager_empty, make_manager
+from tests.process.support import STOP_BOUND
 
 
 @pytest.fixture
@@ -22,7 +24,22 @@ async def process_manager(clock: FakeClock) -> AsyncIterator[LeasedExecutorManag
     mgr = make_manager(clock, backend="process", max_pools=1)
     await mgr.start()
     yield mgr
-    await mgr.stop()
+    await asyncio.wait_for(mgr.stop(), STOP_BOUND)
+    assert_manager_empty(mgr)
+
+
+@pytest.fixture
+async def single_worker_manager(clock: FakeClock) -> AsyncIterator[LeasedExecutorManager]:
+    """A started process manager with one pool of one worker process, on the fake clock.
+
+    One worker runs one chunk at a time, in order, so a fault test knows that
+    the chunks before the faulty one have finished and those after it have
+    not started.
+    """
+    mgr = make_manager(clock, backend="process", max_pools=1, workers_per_pool=1)
+    await mgr.start()
+    yield mgr
+    await asyncio.wait_for(mgr.stop(), STOP_BOUND)
     assert_manager_empty(mgr)
 
 
@@ -36,5 +53,17 @@ async def process_grinder(process_manager: LeasedExecutorManager) -> AsyncIterat
     grd = WorkGrinder(executor_manager=process_manager, batch_size_threshold=1)
     await grd.start()
     yield grd
-    await grd.stop()
+    await asyncio.wait_for(grd.stop(), STOP_BOUND)
+    assert_grinder_settled(grd)
+
+
+@pytest.fixture
+async def single_worker_grinder(
+    single_worker_manager: LeasedExecutorManager,
+) -> AsyncIterator[WorkGrinder]:
+    """A started grinder on ``single_worker_manager`` whose threshold is one job."""
+    grd = WorkGrinder(executor_manager=single_worker_manager, batch_size_threshold=1)
+    await grd.start()
+    yield grd
+    await asyncio.wait_for(grd.stop(), STOP_BOUND)
     assert_grinder_settled(grd)

@@ -6,12 +6,14 @@ process boundary lives here rather than in the test modules.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing
 import os
+import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 PARENT_MARK = "as imported"
@@ -112,3 +114,108 @@ def log_message(logger_name: str, level: int, message: str) -> int:
     """Log ``message`` in the worker and return the worker's pid."""
     logging.getLogger(logger_name).log(level, message)
     return os.getpid()
+
+
+def count_run(runs: str, name: str) -> None:
+    """Record one run of the item ``name``: one more line in ``runs/name``."""
+    with (Path(runs) / name).open("a") as record:
+        record.write("run\n")
+
+
+def runs_of(runs: Path, name: str) -> int:
+    """Parent side: how many times :func:`count_run` recorded ``name``."""
+    record = runs / name
+    return len(record.read_text().splitlines()) if record.exists() else 0
+
+
+def counted_square(runs: str, x: int) -> int:
+    """Square ``x``, recording the run under ``sq<x>``."""
+    count_run(runs, f"sq{x}")
+    return x * x
+
+
+def _die_by(how: str) -> None:
+    if how == "exit":
+        os._exit(1)
+    elif how == "sigkill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    elif how == "segfault":
+        ctypes.string_at(0)  # reads address 0: SIGSEGV
+    raise ValueError(f"unknown way to die: {how!r}")
+
+
+def counted_crash(runs: str, how: str) -> None:
+    """Record the run under ``crash``, then kill this worker process ``how``.
+
+    ``how`` is ``"exit"`` (``os._exit``), ``"sigkill"`` (the worker SIGKILLs
+    itself) or ``"segfault"`` (it reads address 0).
+    """
+    count_run(runs, "crash")
+    _die_by(how)
+
+
+def crash_on_first_run(runs: str, how: str) -> str:
+    """Kill the worker ``how`` on the first run; return ``"recovered"`` on the next."""
+    count_run(runs, "flaky")
+    if runs_of(Path(runs), "flaky") == 1:
+        _die_by(how)
+    return "recovered"
+
+
+def wait_to_be_killed_on_first_run(runs: str, pid_file: str) -> str:
+    """First run: write this worker's pid to ``pid_file`` and sleep until killed.
+
+    Later runs return ``"recovered"`` at once.
+    """
+    count_run(runs, "victim")
+    if runs_of(Path(runs), "victim") == 1:
+        Path(pid_file).write_text(str(os.getpid()))
+        time.sleep(30.0)
+    return "recovered"
+
+
+def counted_hang(runs: str, name: str, started: str | None = None) -> None:
+    """Record the run under ``name``, create the file ``started`` if given, then sleep 30 s.
+
+    30 s is far past any run timeout a test sets: the test never waits for it.
+    """
+    count_run(runs, name)
+    if started is not None:
+        Path(started).touch()
+    time.sleep(30.0)
+
+
+def hang_once_started(runs: str, name: str, started: str) -> None:
+    """Wait for the file ``started`` to exist (another item is running), then hang."""
+    count_run(runs, name)
+    deadline = time.monotonic() + 30.0
+    while not Path(started).exists() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    time.sleep(30.0)
+
+
+def wait_for_file(runs: str, name: str, gate: str) -> str:
+    """Record the run under ``name``; return once the file ``gate`` exists (at most 30 s)."""
+    count_run(runs, name)
+    deadline = time.monotonic() + 30.0
+    while not Path(gate).exists():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{gate} never appeared")
+        time.sleep(0.005)
+    return name
+
+
+def return_lambda() -> Callable[[], int]:
+    return lambda: 1
+
+
+def crash_once_file_exists(runs: str, path: str) -> None:
+    """Record the run under ``crash``, then ``os._exit`` once the file ``path`` exists.
+
+    It waits at most 30 s for the file.
+    """
+    count_run(runs, "crash")
+    deadline = time.monotonic() + 30.0
+    while not Path(path).exists() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    os._exit(1)

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from gristmill import RemoteTraceback, UnpicklableError, WorkGrinder
+from gristmill import LeasedExecutorManager, RemoteTraceback, UnpicklableError, WorkGrinder
 from tests.process import jobs
 
 Job = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]
@@ -31,7 +31,10 @@ async def _run_alternating(grinder: WorkGrinder, bad: list[Job]) -> list[object]
         futures.append(await grinder.enqueue(jobs.square, i))
     outcomes = await asyncio.gather(*futures, return_exceptions=True)
     assert outcomes[1::2] == [i * i for i in range(len(bad))]
-    assert (await grinder.astats())["batches"] == 1
+    stats = await grinder.astats()
+    assert stats["batches"] == 1
+    # A bad item is its own failure, not a lost worker: nothing ran again.
+    assert (stats["failed"], stats["retried"]) == (len(bad), 0), stats
     return outcomes[0::2]
 
 
@@ -60,17 +63,17 @@ async def test_unpicklable_arguments_fail_only_their_own_item(
 
 
 async def test_unpicklable_results_and_exceptions_fail_only_their_own_item(
-    process_grinder: WorkGrinder,
+    process_manager: LeasedExecutorManager, process_grinder: WorkGrinder
 ) -> None:
     bad: list[Job] = [
         (jobs.return_lock, (), {}),
         (jobs.return_generator, (), {}),
         (jobs.raise_two_arg_error, (), {}),
-        (jobs.return_lock, (), {}),
+        (jobs.return_lambda, (), {}),
     ]
     errors = await _run_alternating(process_grinder, bad)
 
-    lock_error, generator_error, exception_error, _ = errors
+    lock_error, generator_error, exception_error, lambda_error = errors
     assert isinstance(lock_error, UnpicklableError)
     assert "the result (a _thread.lock)" in str(lock_error)
     assert "return picklable data" in str(lock_error)
@@ -84,6 +87,10 @@ async def test_unpicklable_results_and_exceptions_fail_only_their_own_item(
     assert isinstance(cause, RemoteTraceback)
     assert "raise_two_arg_error" in cause.text
     assert "code 7: bad input" in cause.text
+    assert isinstance(lambda_error, UnpicklableError)
+    assert "the result (a function return_lambda.<locals>.<lambda>)" in str(lambda_error)
+    # The worker survived every bad result: its pool was never replaced.
+    assert process_manager.stats()["pools_created"] == 1
 
 
 async def test_result_that_pickles_but_does_not_unpickle_fails_only_its_item(
