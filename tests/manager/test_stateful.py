@@ -670,6 +670,9 @@ class UvloopManagerMachine(ManagerMachine):
         return uvloop.new_event_loop()
 
 
+# A passing run takes a few seconds; a failing one is shrunk (Hypothesis caps that at
+# 5 minutes) before it is reported, so allow more than the suite's default timeout.
+@pytest.mark.timeout(600)
 @pytest.mark.parametrize(
     "machine", [AsyncioManagerMachine, UvloopManagerMachine], ids=["asyncio", "uvloop"]
 )
