@@ -3,14 +3,15 @@
 Two parts:
 
 - :class:`LeasedExecutorManager` owns a bounded set of executor pools (thread,
-  process, interpreter) and lends them out as short-lived leases.
+  process, interpreter, loky, or a :class:`Backend` of your own) and lends
+  them out as short-lived leases.
 - :class:`WorkGrinder` batches small sync jobs from many async callers and runs
   each batch on a leased executor.
 """
 
 import logging
 
-from ._backends import ExecutorBackend
+from ._backends import Backend, ExecutorBackend, available_backends, register_backend
 from ._clock import Clock
 from ._errors import (
     GrinderCrashedError,
@@ -32,11 +33,13 @@ from ._lease import ExecutorLease, LeasedExecutor
 from ._manager import LeasedExecutorManager, SizeProvider
 from ._process_logging import ProcessLoggingConfig
 from ._stats import GrinderStats, LeaseInfo, ManagerStats
+from ._work import Work
 from .hooks import BatchEnd, BatchStart, Hooks, ItemDone, LeaseEvent
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Backend",
     "BatchEnd",
     "BatchStart",
     "Clock",
@@ -64,10 +67,13 @@ __all__ = [
     "SizeProvider",
     "UnpicklableError",
     "UnsupportedBackendError",
+    "Work",
     "WorkGrinder",
     "WorkerCrashedError",
     "WrongLoopError",
     "__version__",
+    "available_backends",
+    "register_backend",
 ]
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

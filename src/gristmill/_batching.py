@@ -11,7 +11,14 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["CHUNKS_PER_WORKER", "CHUNK_TARGET_SECONDS", "batch_size", "chunk_sizes", "due_at"]
+__all__ = [
+    "CHUNKS_PER_WORKER",
+    "CHUNK_TARGET_SECONDS",
+    "MAX_CHUNKS",
+    "batch_size",
+    "chunk_sizes",
+    "due_at",
+]
 
 CHUNKS_PER_WORKER = 2
 """Chunks in flight per pool worker, at the start of a batch."""
@@ -19,6 +26,10 @@ CHUNKS_PER_WORKER = 2
 CHUNK_TARGET_SECONDS = 0.01
 """Smallest chunk worth sending, in expected work: below this the per-chunk cost
 (a submit, a thread hop, a pickle round trip) starts to show."""
+
+
+MAX_CHUNKS = 64
+"""Most chunks one batch is cut into; it bounds the slots a batch needs on the progress board."""
 
 
 def due_at(
@@ -70,14 +81,18 @@ def chunk_sizes(items: int, workers: int, item_seconds: float | None = None) -> 
     ``item_seconds``, nor smaller than an even share over
     ``CHUNKS_PER_WORKER * workers`` chunks: fast items travel in a few large
     chunks, slow ones in many small ones. With no estimate the chunks shrink
-    all the way down to single items.
+    all the way down to single items. There are never more than
+    :data:`MAX_CHUNKS` chunks.
     """
     if items <= 0:
         return []
     lanes = CHUNKS_PER_WORKER * max(1, workers)
-    floor = 1
+    floor = math.ceil(items / MAX_CHUNKS)
     if item_seconds is not None and item_seconds > 0:
-        floor = min(math.ceil(items / lanes), max(1, int(CHUNK_TARGET_SECONDS / item_seconds)))
+        floor = max(
+            floor,
+            min(math.ceil(items / lanes), max(1, int(CHUNK_TARGET_SECONDS / item_seconds))),
+        )
     sizes: list[int] = []
     remaining = items
     while remaining:

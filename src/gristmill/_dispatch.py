@@ -1,16 +1,23 @@
-"""Runs one batch on one lease: chunked submission, per-chunk settlement.
+"""Runs one batch on one lease: chunked submission, per-chunk settlement, salvage.
 
 ::
 
     items ──► chunk_sizes() ──► chunk 1 ──submit──► worker: run_calls / run_pickled
-                           └──► chunk 2 ──submit──► worker ...
+                           └──► chunk 2 ──submit──► worker ...      │ posts progress
     chunk done (worker thread) ──call_soon_threadsafe──► settle each item ──► caller futures
+    chunk lost (pool broke, killed, revoked) ──► salvage: requeue or fail, item by item
     all chunks settled (or the batch is aborted) ──► lease.release()
 
-Every item handed to :func:`run_batch` is settled exactly once through the
-``settle`` callback, whatever happens: success, its own exception, a chunk-level
-failure (broken pool, revoked lease), a submit that fails part-way, or the
-batch being aborted by ``stop(cancel_pending=True)``.
+Every item handed to :func:`run_batch` leaves it exactly once: settled through
+``settle`` (success, its own exception, a chunk-level failure, the batch
+aborted by ``stop(cancel_pending=True)``) or handed to ``requeue`` to run
+again in a later batch. A chunk is *lost* when its executor broke, was killed,
+or was retired with the chunk still queued. The progress board then says
+which item was running: that one is charged an attempt (and fails with
+:class:`~gristmill.WorkerCrashedError` once it has used ``max_retries``), the
+items before it (their results died with the worker) and after it go back to
+the queue. While items with a run timeout are running, the batch watches the
+board and kills the pool when one overruns.
 """
 
 from __future__ import annotations
@@ -19,187 +26,369 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Executor, Future
+from concurrent.futures import BrokenExecutor, Future
+from dataclasses import dataclass
 from functools import partial
-from typing import Any, Protocol
+from typing import Any
 
 from ._batching import chunk_sizes
-from ._errors import LeaseExpiredError
+from ._clock import Clock
+from ._errors import LeaseExpiredError, WorkerCrashedError
 from ._job import Job
+from ._progress import NOT_STARTED, ProgressBoard
+from ._source import LeaseLike
 from ._worker import Dumps, Outcome, decode_outcomes, encode_calls, run_calls, run_pickled
 
-__all__ = ["LeaseLike", "Settle", "run_batch"]
+__all__ = ["BatchContext", "Settle", "run_batch"]
 
 
-class LeaseLike(Protocol):
-    """What a batch needs from a lease: an executor to submit to, and a way back."""
-
-    @property
-    def executor(self) -> Executor: ...
-
-    async def release(self) -> None: ...
+Settle = Callable[[Sequence[Job], Iterable[Outcome], float], None]
+"""Resolves items with their outcomes, pairwise, given when their batch started; owning loop."""
 
 
-Settle = Callable[[Sequence[Job], Iterable[Outcome]], None]
-"""Resolves items with their outcomes, pairwise; owning loop only."""
+@dataclass(frozen=True, slots=True)
+class BatchContext:
+    """What every batch of one grinder shares.
+
+    Attributes:
+        workers: Workers behind each lease, to size the chunks.
+        dumps: Pickles chunks for backends whose payloads cross a process
+            boundary; ``None`` for in-process (thread) pools.
+        board: Where process workers post progress, if the backend has one.
+        settle: Resolves items.
+        requeue: Takes lost items back into the queue.
+        observe: Receives each chunk's items and the time they took to run.
+        clock: The manager's clock, to tell a revoked lease from a crash.
+        max_retries: Attempts an item may be charged before it fails.
+    """
+
+    workers: int
+    dumps: Dumps | None
+    board: ProgressBoard | None
+    settle: Settle
+    requeue: Callable[[list[Job]], None]
+    observe: Callable[[list[Job], float], None]
+    clock: Clock
+    max_retries: int
+
+
+@dataclass(slots=True)
+class _Chunk:
+    jobs: list[Job]
+    slot: int
+    future: Future[Any] | None = None
 
 
 async def run_batch(
+    context: BatchContext,
     lease: LeaseLike,
     items: list[Job],
     *,
-    workers: int,
-    dumps: Dumps | None,
-    settle: Settle,
     abort: asyncio.Future[None],
     on_drained: Callable[[], None],
     item_seconds: float | None,
-    observe: Callable[[list[Job], float], None],
-) -> None:
-    """Run ``items`` on ``lease`` and release it when every chunk has settled.
+) -> int:
+    """Run ``items`` on ``lease``, release it when every chunk has settled; return items requeued.
 
     ``abort`` is done once the grinder stops with ``cancel_pending=True``: the
     batch then cancels its callers' futures and the chunks that have not
     started, and returns the lease without waiting for chunks still running.
     The grinder never cancels a batch task itself: a task cancelled before its
     first step would skip this function, stranding its callers and its lease.
-    ``dumps`` pickles chunks for backends whose payloads cross a process
-    boundary, and is ``None`` for in-process (thread) pools. ``on_drained``
-    is called once no item of the batch is left to settle, just before the
-    lease goes back. ``item_seconds`` (the recent run time per
-    item, if known) sizes the chunks; ``observe`` receives each chunk's jobs
-    and the time they took to run.
+    ``on_drained`` is called once no item of the batch is left to settle,
+    just before the lease goes back. ``item_seconds`` (the recent run time per
+    item, if known) sizes the chunks.
     """
-    loop = asyncio.get_running_loop()
-    all_settled = loop.create_future()
-    unsettled = 0
-    submitted: list[Future[Any]] = []
-
-    def chunk_settled() -> None:
-        nonlocal unsettled
-        unsettled -= 1
-        if unsettled == 0 and not all_settled.done():
-            all_settled.set_result(None)
-
+    batch = _Batch(context, lease, items)
     try:
         if abort.done():
-            _abandon(items, submitted)
-            _fail(settle, items, asyncio.CancelledError())
-            return
-        start = 0
-        for size in chunk_sizes(len(items), workers, item_seconds):
-            chunk = items[start : start + size]
-            start += size
-            worker_fn, payload, runnable = _prepare_chunk(chunk, dumps, settle)
-            if not runnable:
-                continue
-            try:
-                future = lease.executor.submit(_timed, worker_fn, payload)
-            except BaseException as exc:  # the rest of the batch never reached the executor
-                _fail(settle, [*runnable, *items[start:]], exc)
-                break
-            unsettled += 1
-            submitted.append(future)
-            future.add_done_callback(
-                partial(_deliver, loop, runnable, dumps is not None, settle, chunk_settled, observe)
-            )
-        if unsettled:
-            await asyncio.wait((all_settled, abort), return_when=asyncio.FIRST_COMPLETED)
-            if not all_settled.done():
-                _abandon(items, submitted)
+            batch.abandon()
+            batch.fail(items, asyncio.CancelledError())  # counted as cancelled
+            return 0
+        batch.submit_all(item_seconds)
+        await batch.watch(abort)
     except asyncio.CancelledError:
-        _abandon(items, submitted)
+        batch.abandon()
         raise
     finally:
         on_drained()
         await lease.release()
+    return batch.requeued
 
 
-def _abandon(items: list[Job], submitted: list[Future[Any]]) -> None:
-    """Cancel the callers' futures and every chunk that has not started.
+class _Batch:
+    """One batch in flight: its chunks, what is still unsettled, and its watchdog."""
 
-    Chunks already running finish in their own time; their outcomes reach
-    ``settle`` as usual and are counted as cancelled.
-    """
-    for job in items:
-        job.cancel()
-    for future in submitted:
-        future.cancel()
+    def __init__(self, context: BatchContext, lease: LeaseLike, items: list[Job]) -> None:
+        self.context = context
+        self.lease = lease
+        self.items = items
+        self.started_at = context.clock.time()
+        self.chunks: list[_Chunk] = []
+        self.unsettled = 0
+        self.all_settled: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.requeued = 0
+        timeouts = [job.run_timeout for job in items if job.run_timeout is not None]
+        self.min_timeout = min(timeouts) if timeouts else None
+        self.killed = False  # for a run timeout
+        self.ran = False  # an item was seen to start on the pool
+        self.victims: dict[Job, bool] = {}  # running when killed -> overran?
+
+    def submit_all(self, item_seconds: float | None) -> None:
+        """Cut the batch into chunks and submit them; settle what never gets there."""
+        context, items = self.context, self.items
+        loop = asyncio.get_running_loop()
+        board = context.board if context.dumps is not None else None
+        start = 0
+        for size in chunk_sizes(len(items), context.workers, item_seconds):
+            chunk = items[start : start + size]
+            start += size
+            worker_fn, payload, runnable = self._prepare(chunk)
+            if not runnable:
+                continue
+            record = _Chunk(runnable, board.claim() if board is not None else -1)
+            try:
+                record.future = self.lease.executor.submit(_timed, worker_fn, payload, record.slot)
+            except BaseException as exc:  # the rest of the batch never reached the executor
+                self._release_slot(record)
+                self._never_ran([*runnable, *items[start:]], exc)
+                return
+            self.unsettled += 1
+            self.chunks.append(record)
+            record.future.add_done_callback(partial(_deliver, loop, self, record))
+
+    async def watch(self, abort: asyncio.Future[None]) -> None:
+        """Wait for every chunk, killing the pool if an item overruns its run timeout."""
+        while self.unsettled:
+            wait = self._next_check()
+            await asyncio.wait(
+                (self.all_settled, abort), timeout=wait, return_when=asyncio.FIRST_COMPLETED
+            )
+            if self.all_settled.done():
+                return
+            if abort.done():
+                self.abandon()
+                return
+            if wait is not None and self._find_overruns():
+                self.killed = True
+                await self.lease.retire()
+
+    def abandon(self) -> None:
+        """Cancel the callers' futures and every chunk that has not started.
+
+        Chunks already running finish in their own time; their outcomes reach
+        ``settle`` as usual and are counted as cancelled.
+        """
+        for job in self.items:
+            job.cancel()
+        for record in self.chunks:
+            if record.future is not None:
+                record.future.cancel()
+
+    def chunk_done(self, record: _Chunk) -> None:
+        """Owning loop: settle or salvage a finished chunk."""
+        future = record.future
+        assert future is not None
+        jobs = record.jobs
+        try:
+            if future.cancelled():
+                self._salvage(record, None, started=False)
+            elif isinstance(exc := future.exception(), BrokenExecutor):
+                self._salvage(record, exc, started=True)
+            elif exc is not None:
+                self.fail(jobs, exc)
+            else:
+                result, elapsed = future.result()
+                self.ran = True
+                self.context.observe(jobs, elapsed)
+                outcomes = decode_outcomes(result) if self.context.dumps else result
+                self.context.settle(jobs, outcomes, self.started_at)
+        except Exception as exc:  # e.g. a result that pickled but will not unpickle here
+            self.fail([job for job in jobs if not job.done()], exc)
+        finally:
+            self._release_slot(record)
+            self.unsettled -= 1
+            if self.unsettled == 0 and not self.all_settled.done():
+                self.all_settled.set_result(None)
+
+    def _prepare(self, chunk: list[Job]) -> tuple[Callable[..., Any], Any, list[Job]]:
+        """Return the worker function and payload to submit, and the items they carry.
+
+        On cross-process backends an item that will not pickle is settled with
+        its own error here and left out of the payload, so no item is settled
+        twice if the submit itself then fails.
+        """
+        dumps = self.context.dumps
+        if dumps is None:
+            return _run_items, chunk, chunk
+        payload, bad = encode_calls([(job.fn, job.args, job.kwargs) for job in chunk], dumps)
+        if not bad:
+            return run_pickled, payload, chunk
+        bad_index = {index for index, _ in bad}
+        self.context.settle(
+            [chunk[index] for index, _ in bad], [(False, exc) for _, exc in bad], self.started_at
+        )
+        return run_pickled, payload, [job for i, job in enumerate(chunk) if i not in bad_index]
+
+    def _never_ran(self, jobs: list[Job], exc: BaseException) -> None:
+        """A submit failed: a gone pool sends the items back, any other error fails them."""
+        if isinstance(exc, LeaseExpiredError | BrokenExecutor):
+            self._requeue(jobs)
+        else:
+            self.fail(jobs, exc)
+
+    def _salvage(self, record: _Chunk, cause: BaseException | None, *, started: bool) -> None:
+        """A chunk was lost with its pool: decide, item by item, what happens next.
+
+        A pool that broke before any item of the batch started (a failing
+        initializer, workers that could not boot) fails the items with its
+        error: running them again elsewhere would only break the next pool.
+        """
+        running = self._running_index(record) if started else NOT_STARTED
+        stillborn = started and not self._pool_ran()
+        revoked = self.context.clock.time() >= self.lease.hard_expires_at
+        failed: list[Job] = []
+        errors: list[BaseException] = []
+        again: list[Job] = []
+        for position, job in enumerate(record.jobs):
+            error: BaseException | None
+            if job.done():  # cancelled by its caller or by stop(): settle counts it
+                error = asyncio.CancelledError()
+            elif stillborn:
+                error = cause
+            elif self.killed:
+                error = self._timeout_error(job) if job in self.victims else None
+            elif running is None or position == running:
+                error = self._charge(job, cause, revoked)
+            else:
+                error = None
+            if error is None:
+                again.append(job)
+            else:
+                failed.append(job)
+                errors.append(error)
+        self._requeue(again)
+        self._fail_each(failed, errors)
+
+    def _pool_ran(self) -> bool:
+        """Whether any item of this batch was seen to start on the pool."""
+        board = self.context.board
+        if not self.ran and board is not None:
+            self.ran = any(
+                board.read(chunk.slot)[0] != NOT_STARTED for chunk in self.chunks if chunk.slot >= 0
+            )
+        return self.ran
+
+    def _running_index(self, record: _Chunk) -> int | None:
+        """Which item of a lost chunk was running; ``None`` when nobody can tell."""
+        board = self.context.board
+        if board is None or record.slot < 0:
+            return None
+        return board.read(record.slot)[0]
+
+    def _charge(self, job: Job, cause: BaseException | None, revoked: bool) -> BaseException | None:
+        """Charge ``job`` one attempt for the run that died under it; the error once spent."""
+        job.attempts += 1
+        if job.attempts <= self.context.max_retries:
+            return None
+        runs = f"{job.attempts} time{'s' if job.attempts > 1 else ''}"
+        if revoked:
+            return LeaseExpiredError(
+                f"the lease ran out while this item was running ({runs}); its pool was "
+                "retired. Give the grinder a longer lease_seconds"
+            )
+        error = WorkerCrashedError(
+            f"the worker process died while running this item ({runs}, max_retries="
+            f"{self.context.max_retries}): {cause!r}. The item itself likely kills its "
+            "worker (os._exit, a segfault, running out of memory, or a signal)"
+        )
+        error.__cause__ = cause
+        return error
+
+    def _timeout_error(self, job: Job) -> TimeoutError:
+        if self.victims[job]:
+            return TimeoutError(
+                f"the item ran longer than its run timeout of {job.run_timeout:g} s; its "
+                "worker was killed and its pool replaced"
+            )
+        return TimeoutError(
+            "the item was still running when another item of its batch overran its run "
+            "timeout; the pool's workers were killed to stop it, and this item with it"
+        )
+
+    def _next_check(self) -> float | None:
+        """Seconds until an item could first overrun, or ``None`` if none has a run timeout."""
+        board = self.context.board
+        if self.min_timeout is None or board is None or self.killed:
+            return None
+        now = time.monotonic()
+        soonest = now + self.min_timeout  # an item starting right now
+        for _, job, started in self._running(board):
+            if job.run_timeout is not None:
+                soonest = min(soonest, started + job.run_timeout)
+        return max(0.0, soonest - now) + 0.001
+
+    def _find_overruns(self) -> bool:
+        """Mark the items running now as victims; return whether any overran."""
+        board = self.context.board
+        assert board is not None
+        now = time.monotonic()
+        running = list(self._running(board))
+        overran = False
+        for _, job, started in running:
+            late = job.run_timeout is not None and now - started >= job.run_timeout
+            overran = overran or late
+        if overran:
+            self.victims = {
+                job: job.run_timeout is not None and now - started >= job.run_timeout
+                for _, job, started in running
+            }
+        return overran
+
+    def _running(self, board: ProgressBoard) -> Iterable[tuple[_Chunk, Job, float]]:
+        """Yield ``(chunk, item, started)`` for each item the board shows running."""
+        for record in self.chunks:
+            if record.slot < 0 or record.future is None or record.future.done():
+                continue
+            index, started = board.read(record.slot)
+            if 0 <= index < len(record.jobs):
+                yield record, record.jobs[index], started
+
+    def _requeue(self, jobs: list[Job]) -> None:
+        if jobs:
+            self.requeued += len(jobs)
+            self.context.requeue(jobs)
+
+    def fail(self, jobs: Sequence[Job], exc: BaseException) -> None:
+        """Settle every item in ``jobs`` with the same exception."""
+        self.context.settle(jobs, [(False, exc)] * len(jobs), self.started_at)
+
+    def _fail_each(self, jobs: Sequence[Job], errors: Sequence[BaseException]) -> None:
+        if jobs:
+            self.context.settle(jobs, [(False, exc) for exc in errors], self.started_at)
+
+    def _release_slot(self, record: _Chunk) -> None:
+        board = self.context.board
+        if board is not None and record.slot >= 0:
+            board.release(record.slot)
+            record.slot = -1
 
 
-def _prepare_chunk(
-    chunk: list[Job], dumps: Dumps | None, settle: Settle
-) -> tuple[Callable[[Any], Any], Any, list[Job]]:
-    """Return the worker function and payload to submit, and the items they carry.
-
-    On cross-process backends an item that will not pickle is settled with its
-    own error here and left out of the payload, so no item is settled twice if
-    the submit itself then fails.
-    """
-    if dumps is None:
-        return _run_items, chunk, chunk
-    calls = [(job.fn, job.args, job.kwargs) for job in chunk]
-    payload, bad = encode_calls(calls, dumps)
-    bad_index = {index for index, _ in bad}
-    settle([chunk[index] for index, _ in bad], [(False, exc) for _, exc in bad])
-    runnable = [item for index, item in enumerate(chunk) if index not in bad_index]
-    return run_pickled, payload, runnable
-
-
-def _timed(run: Callable[[Any], Any], payload: Any) -> tuple[Any, float]:
+def _timed(run: Callable[[Any, int], Any], payload: Any, slot: int) -> tuple[Any, float]:
     """Worker side of every chunk: run it and say how long the work took."""
     started = time.perf_counter()
-    result = run(payload)
+    result = run(payload, slot)
     return result, time.perf_counter() - started
 
 
-def _run_items(items: list[Job]) -> list[Outcome]:
+def _run_items(items: list[Job], slot: int) -> list[Outcome]:
     """Thread-backend chunk: runs in the pool thread, so the loop does none of this work."""
     return run_calls([(job.fn, job.args, job.kwargs) for job in items])
 
 
-def _fail(settle: Settle, items: Sequence[Job], exc: BaseException) -> None:
-    """Settle every item in ``items`` with the same exception."""
-    settle(items, [(False, exc)] * len(items))
-
-
 def _deliver(
-    loop: asyncio.AbstractEventLoop,
-    chunk: list[Job],
-    cross_process: bool,
-    settle: Settle,
-    chunk_settled: Callable[[], None],
-    observe: Callable[[list[Job], float], None],
-    future: Future[Any],
+    loop: asyncio.AbstractEventLoop, batch: _Batch, record: _Chunk, future: Future[Any]
 ) -> None:
     """Chunk future callback (any thread): settle the chunk on the owning loop."""
     with contextlib.suppress(RuntimeError):  # loop closed: nothing left to resolve
-        loop.call_soon_threadsafe(
-            _settle_chunk, future, chunk, cross_process, settle, chunk_settled, observe
-        )
-
-
-def _settle_chunk(
-    future: Future[Any],
-    chunk: list[Job],
-    cross_process: bool,
-    settle: Settle,
-    chunk_settled: Callable[[], None],
-    observe: Callable[[list[Job], float], None],
-) -> None:
-    try:
-        if future.cancelled():
-            error: BaseException = LeaseExpiredError(
-                "the lease was revoked before this item ran; its pool was retired"
-            )
-            outcomes = [(False, error)] * len(chunk)
-        elif (exc := future.exception()) is not None:
-            outcomes = [(False, exc)] * len(chunk)
-        else:
-            result, elapsed = future.result()
-            observe(chunk, elapsed)
-            outcomes = decode_outcomes(result) if cross_process else result
-    except Exception as exc:  # e.g. a result that pickled but will not unpickle here
-        outcomes = [(False, exc)] * len(chunk)
-    settle(chunk, outcomes)
-    chunk_settled()
+        loop.call_soon_threadsafe(batch.chunk_done, record)

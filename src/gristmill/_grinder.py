@@ -17,11 +17,16 @@ from collections.abc import Callable
 from typing import Any, TypeVar, final
 
 from . import _validate as validate
+from ._admission import Overflow
 from ._bridge import call_in_loop, mirror
 from ._clock import Clock, MonotonicClock
-from ._errors import GrinderCrashedError, NotStartedError, WrongLoopError
-from ._runner import BatchPolicy, LeaseSource, Runner
+from ._errors import GrinderCrashedError, GrinderOverloadedError, NotStartedError, WrongLoopError
+from ._policy import BatchPolicy, require_run_timeout_support
+from ._runner import Runner
+from ._source import LeaseSource
 from ._stats import GrinderStats
+from ._work import Work
+from .hooks import Hooks
 
 __all__ = ["LeaseSource", "WorkGrinder"]
 
@@ -67,10 +72,30 @@ class WorkGrinder:
         max_batch_size: Largest batch cut from a backlog. Defaults to
             ``max(batch_size_threshold, 4096)``.
         clock: Time source; defaults to the manager's clock.
+        max_pending: Most jobs the queue may hold. ``None`` (the default, as
+            in the spec) means unbounded.
+        overflow: What ``enqueue``/``submit``/``submit_from_thread`` do when
+            the queue is full: ``"wait"`` for room (backpressure, first come
+            first served) or ``"reject"`` with :class:`GrinderOverloadedError`.
+        deadline_seconds: Default deadline of every item: one not dispatched
+            this many seconds after it was queued fails with ``TimeoutError``
+            without running. ``None``: no deadline. Per item: :class:`Work`.
+        run_timeout_seconds: Default hard run-time limit of every item
+            (process backend only). An item that runs longer fails with
+            ``TimeoutError``; its pool's workers are killed, the items
+            running beside it fail with ``TimeoutError`` too, the batch's
+            other items are queued again, and the pool is replaced.
+        max_retries: How many times an item is run again after its worker
+            process died (or its lease was revoked) while it ran. After that
+            it fails with :class:`WorkerCrashedError` (or
+            :class:`LeaseExpiredError`). Items of the batch that were not
+            running are queued again without using up a retry.
+        hooks: Observer told about every batch and item.
 
     Raises:
         ValueError: a number is zero, negative, NaN, infinite, a bool, or
-            fractional where a count is needed.
+            fractional where a count is needed; an unknown ``overflow``; a
+            run timeout on a backend whose jobs cannot be stopped.
         TypeError: a parameter has the wrong type.
     """
 
@@ -86,6 +111,12 @@ class WorkGrinder:
         max_concurrent_batches: int | None = None,
         max_batch_size: int | None = None,
         clock: Clock | None = None,
+        max_pending: int | None = None,
+        overflow: Overflow = "wait",
+        deadline_seconds: float | None = None,
+        run_timeout_seconds: float | None = None,
+        max_retries: int = 1,
+        hooks: Hooks | None = None,
     ) -> None:
         policy = BatchPolicy.build(
             max_wait_seconds=max_wait_seconds,
@@ -93,21 +124,31 @@ class WorkGrinder:
             lease_seconds=lease_seconds,
             owner_prefix=owner_prefix,
             max_concurrent_batches=max_concurrent_batches,
-            manager=executor_manager,
             max_batch_size=max_batch_size,
+            max_pending=max_pending,
+            overflow=overflow,
+            deadline_seconds=deadline_seconds,
+            run_timeout_seconds=run_timeout_seconds,
+            max_retries=max_retries,
+            manager=executor_manager,
         )
+        if hooks is not None and not isinstance(hooks, Hooks):
+            raise TypeError(f"hooks must be a gristmill.Hooks, got {type(hooks).__name__}")
+        self._manager = executor_manager
         self._clock: Clock = clock or getattr(executor_manager, "clock", None) or MonotonicClock()
         self._runner = Runner(
             policy,
             executor_manager,
             self._clock,
             logger or logging.getLogger("gristmill.grinder"),
+            hooks,
             self._on_crash,
         )
         self._state = _State.CREATED
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         self._crash: BaseException | None = None
+        self._last_checked: object = None
 
     async def start(self) -> None:
         """Start the background task and bind the grinder to the running loop.
@@ -131,7 +172,7 @@ class WorkGrinder:
         self._state = _State.RUNNING
         self._runner.start(loop, name=f"{self._runner.policy.owner_prefix}-runner")
 
-    async def stop(self, *, cancel_pending: bool = False) -> None:
+    async def stop(self, *, cancel_pending: bool = False, timeout: float | None = None) -> None:
         """Stop the grinder. Owning loop only; safe to call twice or concurrently.
 
         By default every pending job still runs (they are flushed as batches
@@ -139,20 +180,38 @@ class WorkGrinder:
         when all have settled. With ``cancel_pending=True`` pending jobs are
         cancelled, and so is a runner waiting for a lease and every batch
         waiting for in-flight work; their callers see ``CancelledError``.
+        ``timeout`` bounds the drain: once it runs out (on the grinder's
+        clock), whatever has not settled is cancelled as with
+        ``cancel_pending=True``, and ``stop`` returns. Callers still waiting
+        for room in a full queue get :class:`NotStartedError`.
 
         Raises:
             WrongLoopError: called from a loop other than the owning one.
+            ValueError: ``timeout`` is negative, NaN or infinite.
         """
+        limit = validate.optional_timeout("timeout", timeout)
         if self._state in (_State.CREATED, _State.STOPPED):
             return
         self._require_loop("stop")
         if self._state is _State.RUNNING:
             self._state = _State.STOPPING
+        runner = self._runner
+        runner.refuse_waiters(
+            NotStartedError("WorkGrinder stopped while this call waited for room in its queue")
+        )
+        timer = None
         if cancel_pending:
-            self._runner.cancel_everything()
+            runner.cancel_everything()
         else:
-            self._runner.flush()
-        await self._runner.wait_finished()
+            runner.flush()
+            if limit is not None:
+                timer = self._clock.call_at(self._clock.time() + limit, runner.cancel_everything)
+        try:
+            await runner.wait_finished()
+        finally:
+            if timer is not None:
+                timer.cancel()
+        self._last_checked = None
         if self._state is _State.STOPPING:
             self._state = _State.STOPPED
 
@@ -163,16 +222,30 @@ class WorkGrinder:
 
         ``fn`` is positional-only, so a keyword argument named ``fn`` reaches
         the callable. Cancelling the await removes a job that is still pending.
+        With a full queue (``max_pending``) it first waits for room, or is
+        rejected, as ``overflow`` says.
 
         Raises:
             NotStartedError: the grinder is not running or is stopping.
             WrongLoopError: called from a loop other than the owning one.
             GrinderCrashedError: the grinder's background task failed.
+            GrinderOverloadedError: the queue is full and ``overflow="reject"``.
+            TypeError: ``fn`` is not callable, or is an async function.
+            TimeoutError: the item's deadline or run timeout passed.
+            WorkerCrashedError: its worker process kept dying under it.
             Exception: whatever ``fn`` raised.
         """
-        if self._state is not _State.RUNNING or get_running_loop() is not self._loop:
-            self._require_accepting("submit")
-        future: asyncio.Future[T] = self._runner.put(fn, args, kwargs, owner)
+        future: asyncio.Future[T]
+        runner = self._runner
+        if (
+            self._state is _State.RUNNING
+            and get_running_loop() is self._loop
+            and runner.admission.max_pending is None
+        ):  # the hot path: nothing to wait for
+            self._check_callable(fn)
+            future = runner.put(fn, args, kwargs, owner)
+        else:
+            future = await self._enqueue("submit", fn, args, kwargs, owner)
         return await future
 
     async def enqueue(
@@ -182,15 +255,48 @@ class WorkGrinder:
 
         Cancelling the returned future takes a pending job out of the queue
         immediately; a job already running finishes and its result is dropped.
+        With a full queue (``max_pending``) it first waits for room, or is
+        rejected, as ``overflow`` says.
 
         Raises:
             NotStartedError: the grinder is not running or is stopping.
             WrongLoopError: called from a loop other than the owning one.
             GrinderCrashedError: the grinder's background task failed.
+            GrinderOverloadedError: the queue is full and ``overflow="reject"``.
+            TypeError: ``fn`` is not callable, or is an async function.
         """
-        if self._state is not _State.RUNNING or get_running_loop() is not self._loop:
-            self._require_accepting("enqueue")
-        return self._runner.put(fn, args, kwargs, owner)
+        runner = self._runner
+        if (
+            self._state is _State.RUNNING
+            and get_running_loop() is self._loop
+            and runner.admission.max_pending is None
+        ):  # the hot path: nothing to wait for
+            self._check_callable(fn)
+            return runner.put(fn, args, kwargs, owner)
+        return await self._enqueue("enqueue", fn, args, kwargs, owner)
+
+    async def submit_work(self, work: Work[T]) -> T:
+        """Like :meth:`submit`, for a :class:`Work` with its per-item options."""
+        future: asyncio.Future[T] = await self.enqueue_work(work)
+        return await future
+
+    async def enqueue_work(self, work: Work[T]) -> asyncio.Future[T]:
+        """Like :meth:`enqueue`, for a :class:`Work` with its per-item options.
+
+        Raises:
+            TypeError: ``work`` is not a :class:`Work`.
+            ValueError: it has a run timeout on a backend that cannot stop jobs.
+        """
+        self._check_work(work)
+        return await self._enqueue(
+            "enqueue_work",
+            work.fn,
+            work.args,
+            dict(work.kwargs),
+            work.owner,
+            work.deadline_seconds,
+            work.run_timeout_seconds,
+        )
 
     def submit_from_thread(
         self, fn: Callable[..., T], /, *args: Any, owner: str | None = None, **kwargs: Any
@@ -198,19 +304,84 @@ class WorkGrinder:
         """Queue a job from another OS thread; returns a thread-safe future.
 
         Cancelling the returned future cancels the job if it is still pending.
+        A full queue (``max_pending``) is handled as ``overflow`` says: the
+        job waits on the loop for room (the call itself never blocks), or the
+        future fails with :class:`GrinderOverloadedError`.
 
         Raises:
             NotStartedError: the grinder is not running or is stopping.
             WrongLoopError: called on the owning loop's thread (use ``enqueue``).
             GrinderCrashedError: the grinder's background task failed.
+            TypeError: ``fn`` is not callable, or is an async function.
         """
+        return self._enqueue_from_thread(fn, args, kwargs, owner, None, None)
+
+    def submit_work_from_thread(self, work: Work[T]) -> concurrent.futures.Future[T]:
+        """Like :meth:`submit_from_thread`, for a :class:`Work` with its per-item options."""
+        self._check_work(work)
+        return self._enqueue_from_thread(
+            work.fn,
+            work.args,
+            dict(work.kwargs),
+            work.owner,
+            work.deadline_seconds,
+            work.run_timeout_seconds,
+        )
+
+    async def _enqueue(
+        self,
+        what: str,
+        fn: Callable[..., T],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        owner: str | None,
+        deadline: float | None = None,
+        run_timeout: float | None = None,
+    ) -> asyncio.Future[T]:
+        """The one way into the queue from the owning loop: checks, admission, put."""
+        if self._state is not _State.RUNNING or get_running_loop() is not self._loop:
+            self._require_accepting(what)
+        self._check_callable(fn)
+        runner = self._runner
+        if not runner.admission.has_room():
+            try:
+                await runner.admission.wait_for_room()
+            except GrinderOverloadedError:
+                runner.reject()
+                raise
+            self._require_accepting(what)  # it may have begun stopping meanwhile
+        job: asyncio.Future[T] = runner.put(fn, args, kwargs, owner, deadline, run_timeout)
+        return job
+
+    def _enqueue_from_thread(
+        self,
+        fn: Callable[..., T],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        owner: str | None,
+        deadline: float | None,
+        run_timeout: float | None,
+    ) -> concurrent.futures.Future[T]:
         loop = self._require_foreign_thread("submit_from_thread")
+        validate.sync_callable(fn)  # here, not via the cache: this is another thread
         result: concurrent.futures.Future[T] = concurrent.futures.Future()
 
+        async def enqueue_and_wait() -> T:
+            future = await self._enqueue(
+                "submit_from_thread", fn, args, kwargs, owner, deadline, run_timeout
+            )
+            return await future
+
         def put() -> None:
+            runner = self._runner
             try:
                 self._require_accepting_state()
-                future: asyncio.Future[T] = self._runner.put(fn, args, kwargs, owner)
+                if not runner.admission.has_room():  # wait (or be refused) on the loop
+                    mirror(loop.create_task(enqueue_and_wait()), result, loop)
+                    return
+                future: asyncio.Future[T] = runner.put(
+                    fn, args, kwargs, owner, deadline, run_timeout
+                )
             except BaseException as exc:
                 if result.set_running_or_notify_cancel():
                     result.set_exception(exc)
@@ -219,6 +390,18 @@ class WorkGrinder:
 
         loop.call_soon_threadsafe(put)
         return result
+
+    def _check_callable(self, fn: object) -> None:
+        """``validate.sync_callable``, skipped for the function checked last (owning loop)."""
+        if fn is not self._last_checked:
+            validate.sync_callable(fn)
+            self._last_checked = fn
+
+    def _check_work(self, work: object) -> None:
+        if not isinstance(work, Work):
+            raise TypeError(f"expected a gristmill.Work, got {type(work).__name__}")
+        if work.run_timeout_seconds is not None:
+            require_run_timeout_support(self._manager)
 
     def stats(self) -> GrinderStats:
         """Return a diagnostic snapshot.
@@ -281,6 +464,11 @@ class WorkGrinder:
             "batches": runner.batches,
             "running_batches": runner.running_batches,
             "in_flight": runner.in_flight,
+            "timed_out": runner.timed_out,
+            "rejected": runner.rejected,
+            "retried": runner.retried,
+            "max_pending": policy.max_pending,
+            "waiting_for_room": runner.admission.waiting,
         }
 
     def _require_loop(self, what: str) -> asyncio.AbstractEventLoop:

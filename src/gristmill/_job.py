@@ -25,17 +25,35 @@ class Job(asyncio.Future[Any]):
         kwargs: Its keyword arguments, or ``None`` for none.
         enqueued_at: Clock time at which it was queued.
         owner: The caller's label, if any.
+        deadline: Clock time by which it must be dispatched (``inf`` for none).
+        run_timeout: Seconds it may run before its worker is killed, or ``None``.
+        attempts: Runs it was charged for that ended with its worker dying
+            (or its lease revoked) under it. A job with attempts is suspect,
+            and runs alone in its batch, so the next death is its own.
         on_cancel: Called with the job if it is cancelled while still queued;
             the grinder clears it when the job leaves the queue.
     """
 
-    __slots__ = ("args", "enqueued_at", "fn", "kwargs", "on_cancel", "owner")
+    __slots__ = (
+        "args",
+        "attempts",
+        "deadline",
+        "enqueued_at",
+        "fn",
+        "kwargs",
+        "on_cancel",
+        "owner",
+        "run_timeout",
+    )
 
     fn: Callable[..., Any]
     args: tuple[Any, ...]
     kwargs: dict[str, Any] | None
     enqueued_at: float
     owner: str | None
+    deadline: float
+    run_timeout: float | None
+    attempts: int
     on_cancel: Callable[[Job], None] | None
 
     def cancel(self, msg: Any | None = None) -> bool:

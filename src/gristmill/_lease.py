@@ -27,6 +27,8 @@ class LeaseHost(Protocol):
 
     def _release_lease(self, lease: ExecutorLease) -> None: ...
 
+    def _retire_lease(self, lease: ExecutorLease) -> None: ...
+
 
 @final
 class LeasedExecutor(Executor):
@@ -145,6 +147,17 @@ class ExecutorLease:
         Work still running on the pool is drained before the pool is lent again.
         """
         self._host._release_lease(self)
+
+    async def retire(self) -> None:
+        """Give the pool back as unfit: kill its workers now and replace it. Owning loop only.
+
+        For work that must be stopped, such as a job stuck past its time: the
+        workers are killed where the backend can (process pools), whatever
+        they run is abandoned (its futures fail with ``BrokenProcessPool``,
+        queued ones are cancelled), and the pool is never lent again. The
+        lease ends, as with :meth:`release`; calling either again is a no-op.
+        """
+        self._host._retire_lease(self)
 
     async def __aenter__(self) -> ExecutorLease:
         return self

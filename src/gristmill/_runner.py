@@ -3,9 +3,10 @@
 ::
 
     put() ──► JobQueue ──► runner task: wait until a batch is due
-                             │ (threshold reached / oldest waited max_wait / flushing)
-                             ▼
-                 manager.acquire() ──► cut a batch ──► batch task (run_batch) ──► settle
+      ▲          │ deadline passed: TimeoutError   (threshold reached / oldest waited
+      │          ▼                                   max_wait / flushing)
+      │    manager.acquire() ──► cut a batch ──► batch task (run_batch) ──► settle
+      └──────────────────── requeue (pool died, killed, revoked) ◄──┘
 
 ``WorkGrinder`` owns the lifecycle and the public API; this module owns what
 happens to jobs between ``enqueue`` and their futures resolving, and the counters
@@ -16,112 +17,35 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
-from . import _validate as validate
+from ._admission import Admission
 from ._batching import batch_size, due_at
 from ._clock import Clock, TimerHandle
 from ._costs import RunTimes
-from ._dispatch import LeaseLike, run_batch
+from ._deadlines import Deadlines
+from ._dispatch import BatchContext, run_batch
 from ._job import Job
+from ._policy import BatchPolicy
 from ._queue import JobQueue
+from ._source import LeaseLike, LeaseSource
 from ._worker import Outcome
+from .hooks import BatchEnd, BatchStart, Hooks, ItemDone, ItemOutcome, notify
 
-__all__ = ["BatchPolicy", "LeaseSource", "Runner"]
-
-
-class LeaseSource(Protocol):
-    """What the grinder needs from a manager; ``LeasedExecutorManager`` fits."""
-
-    @property
-    def max_pools(self) -> int:
-        """How many leases can be out at once: the default batch concurrency."""
-
-    @property
-    def workers_per_pool(self) -> int:
-        """Workers behind each lease, used to size a batch's chunks."""
-
-    @property
-    def payloads_cross_process(self) -> bool:
-        """Whether calls are pickled to reach the workers, so chunks travel pre-pickled."""
-
-    @property
-    def payload_dumps(self) -> Callable[[Any], bytes]:
-        """How chunks are pickled when ``payloads_cross_process``."""
-
-    async def acquire(
-        self,
-        *,
-        lease_seconds: float | None = None,
-        owner: str | None = None,
-        wait: bool = True,
-        timeout: float | None = None,
-    ) -> LeaseLike:
-        """Lend one executor; the returned lease has ``executor`` and ``async release()``."""
-
-
-@dataclass(frozen=True, slots=True)
-class BatchPolicy:
-    """The grinder's validated batching settings; see ``WorkGrinder`` for each."""
-
-    threshold: int
-    max_wait: float
-    lease_seconds: float
-    max_concurrent: int
-    max_batch: int
-    owner_prefix: str
-
-    @classmethod
-    def build(
-        cls,
-        *,
-        max_wait_seconds: object,
-        batch_size_threshold: object,
-        lease_seconds: object,
-        owner_prefix: object,
-        max_concurrent_batches: object,
-        max_batch_size: object,
-        manager: LeaseSource,
-    ) -> BatchPolicy:
-        """Check the grinder's keyword arguments, in order, and return the policy.
-
-        ``max_concurrent_batches=None`` means every pool ``manager`` can lend.
-
-        Raises:
-            ValueError: a number out of range, a bool, or a fraction where a
-                count belongs; ``max_batch_size`` below the threshold.
-            TypeError: a value of the wrong type; the message names the field.
-        """
-        max_wait = validate.duration("max_wait_seconds", max_wait_seconds)
-        threshold = validate.positive_int("batch_size_threshold", batch_size_threshold)
-        lease = validate.duration("lease_seconds", lease_seconds)
-        if not isinstance(owner_prefix, str):
-            raise TypeError(f"owner_prefix must be a str, got {type(owner_prefix).__name__}")
-        max_concurrent = validate.positive_int(
-            "max_concurrent_batches",
-            manager.max_pools if max_concurrent_batches is None else max_concurrent_batches,
-        )
-        max_batch = validate.positive_int(
-            "max_batch_size", max(threshold, 4096) if max_batch_size is None else max_batch_size
-        )
-        if max_batch < threshold:
-            raise ValueError(
-                f"max_batch_size ({max_batch_size}) must be >= batch_size_threshold "
-                f"({batch_size_threshold})"
-            )
-        return cls(threshold, max_wait, lease, max_concurrent, max_batch, owner_prefix)
+__all__ = ["Runner"]
 
 
 class Runner:
     """Queues jobs, forms batches, runs them on leases and settles every job once.
 
     Args:
-        policy: Batching settings.
+        policy: The grinder's settings.
         manager: Where batches lease their executors.
-        clock: Time source for max-wait timers and job ages.
+        clock: Time source for max-wait timers, deadlines and job ages.
         logger: Where the batch log lines and a crash go.
+        hooks: Observer told about batches and items, if any.
         on_crash: Told about an unexpected error in the runner or a batch task;
             returns the exception that every stranded caller then receives.
     """
@@ -132,6 +56,7 @@ class Runner:
         manager: LeaseSource,
         clock: Clock,
         logger: logging.Logger,
+        hooks: Hooks | None,
         on_crash: Callable[[BaseException], BaseException],
     ) -> None:
         self.policy = policy
@@ -139,16 +64,21 @@ class Runner:
         self._clock = clock
         self._time = clock.time
         self._logger = logger
+        self._hooks = hooks
         self._on_crash = on_crash
         self.queue = JobQueue(self._on_queued_job_cancelled)
+        self.admission = Admission(policy.max_pending, policy.overflow, lambda: self.queue.live)
+        self._deadlines = Deadlines()
+        self._deadline_timer: TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._batch_tasks: dict[asyncio.Task[None], list[Job]] = {}
         self._abort: asyncio.Future[None] | None = None
         self._waker: asyncio.Future[None] | None = None
         self._flushing = False
-        self._dumps = manager.payload_dumps if manager.payloads_cross_process else None
         self._run_times = RunTimes()  # per callable, for chunk sizes
+        self._context: BatchContext | None = None
+        self._crash_error: BaseException | None = None
         self.running_batches = 0  # batch tasks alive, each holding a lease
         self._busy_batches = 0  # batches with jobs still to settle
         self.in_flight = 0
@@ -156,6 +86,9 @@ class Runner:
         self.completed = 0
         self.failed = 0
         self.cancelled = 0
+        self.timed_out = 0
+        self.rejected = 0
+        self.retried = 0
         self.batches = 0
 
     def start(self, loop: asyncio.AbstractEventLoop, name: str) -> None:
@@ -163,8 +96,17 @@ class Runner:
         self._flushing = False
         self._loop = loop
         self._abort = loop.create_future()
-        self._task = loop.create_task(self._run(self._abort), name=name)
-        self._task.add_done_callback(self._on_task_done)
+        self._context = BatchContext(
+            workers=self._manager.workers_per_pool,
+            dumps=self._manager.payload_dumps if self._manager.payloads_cross_process else None,
+            board=self._manager.progress_board,
+            settle=self._settle,
+            requeue=self._requeue,
+            observe=self._run_times.observe,
+            clock=self._clock,
+            max_retries=self.policy.max_retries,
+        )
+        self._spawn_runner(name)
 
     def flush(self) -> None:
         """Make every pending job due now; the runner ends once none is left."""
@@ -174,13 +116,18 @@ class Runner:
     def cancel_everything(self) -> None:
         """Cancel pending jobs, the runner (even inside ``acquire``) and every batch's waiting."""
         self._flushing = True
-        for job in self.queue.take(self.queue.live):
+        for job in self.queue.take_all():
             job.cancel()
             self.cancelled += 1
+            self._item_done(job, "cancelled")
         if self._task is not None:
             self._task.cancel()
         if self._abort is not None and not self._abort.done():
             self._abort.set_result(None)
+
+    def refuse_waiters(self, error: BaseException) -> None:
+        """Fail every caller still waiting for room in the queue with ``error``."""
+        self.admission.fail_waiters(error)
 
     async def wait_finished(self) -> None:
         """Return once the runner and every batch task have finished."""
@@ -189,31 +136,46 @@ class Runner:
         ]:
             await asyncio.wait(tasks)
 
+    def reject(self) -> None:
+        """Count a job refused by a full queue (``overflow="reject"``)."""
+        self.rejected += 1
+        self._item_done_at(0.0, "rejected")
+
     def put(
         self,
         fn: Callable[..., Any],
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         owner: str | None,
+        deadline_seconds: float | None = None,
+        run_timeout: float | None = None,
     ) -> Job:
         """Queue one job and return it (its caller's future). The per-job hot path.
 
+        ``deadline_seconds`` and ``run_timeout`` default to the policy's.
         Call only between ``start()`` and the end of the run.
         """
-        if not callable(fn):
-            raise TypeError(f"fn must be callable, got {type(fn).__name__}")
+        policy = self.policy
         job = Job(loop=self._loop)
         job.fn, job.args, job.kwargs, job.owner = fn, args, kwargs or None, owner
-        job.enqueued_at = self._time()
+        job.enqueued_at = now = self._time()
+        job.run_timeout = policy.run_timeout if run_timeout is None else run_timeout
+        job.attempts = 0
+        seconds = policy.deadline if deadline_seconds is None else deadline_seconds
+        job.deadline = math.inf if seconds is None else now + seconds
         live = self.queue.push(job)
         self.submitted += 1
+        if seconds is not None and self._deadlines.add(job):
+            self._arm_deadline_timer()
         waker = self._waker
-        if waker is not None and (live == 1 or live >= self.policy.threshold) and not waker.done():
+        if waker is not None and (live == 1 or live >= policy.threshold) and not waker.done():
             waker.set_result(None)
         return job
 
-    def _on_queued_job_cancelled(self) -> None:
+    def _on_queued_job_cancelled(self, job: Job) -> None:
         self.cancelled += 1
+        self._item_done(job, "cancelled")
+        self.admission.grant()
         self._wake()  # the due time may have moved, or a flush may now be done
 
     def _wake(self) -> None:
@@ -221,12 +183,19 @@ class Runner:
         if waker is not None and not waker.done():
             waker.set_result(None)
 
+    def _spawn_runner(self, name: str) -> None:
+        assert self._loop is not None
+        assert self._abort is not None
+        self._task = self._loop.create_task(self._run(self._abort), name=name)
+        self._task.add_done_callback(self._on_task_done)
+
     async def _run(self, abort: asyncio.Future[None]) -> None:
         """Runner task: wait until a batch is due, lease, cut, hand off; repeat."""
         manager, policy = self._manager, self.policy
         while await self._wait_until_due():
             owner = f"{policy.owner_prefix}-{self.batches + 1}"
             lease = await manager.acquire(lease_seconds=policy.lease_seconds, owner=owner)
+            self._expire_due()  # the wait for a lease may have outlived some deadlines
             jobs = self._cut()
             if not jobs:
                 await lease.release()
@@ -238,6 +207,7 @@ class Runner:
         loop = asyncio.get_running_loop()
         policy, queue = self.policy, self.queue
         while True:
+            self._expire_due()  # a batch never leases for jobs that are already dead
             head = queue.head()
             due = due_at(
                 pending=queue.live,
@@ -265,7 +235,7 @@ class Runner:
 
     def _cut(self) -> list[Job]:
         policy = self.policy
-        return self.queue.take(
+        jobs = self.queue.take(
             batch_size(
                 pending=self.queue.live,
                 threshold=policy.threshold,
@@ -273,6 +243,8 @@ class Runner:
                 max_batch=policy.max_batch,
             )
         )
+        self.admission.grant()
+        return jobs
 
     def _launch(
         self, lease: LeaseLike, jobs: list[Job], owner: str, abort: asyncio.Future[None]
@@ -283,44 +255,120 @@ class Runner:
         self.in_flight += len(jobs)
         if self._logger.isEnabledFor(logging.DEBUG):
             self._logger.debug("batch start owner=%s items=%d", owner, len(jobs))
+        if self._hooks is not None:
+            waited = self._time() - min(job.enqueued_at for job in jobs)
+            notify(self._hooks.on_batch_start, BatchStart(owner, len(jobs), waited), self._logger)
         task = asyncio.get_running_loop().create_task(
-            run_batch(
-                lease,
-                jobs,
-                workers=self._manager.workers_per_pool,
-                dumps=self._dumps,
-                settle=self._settle,
-                abort=abort,
-                on_drained=self._on_batch_drained,
-                item_seconds=self._run_times.estimate(jobs),
-                observe=self._run_times.observe,
-            ),
-            name=owner,
+            self._batch(lease, jobs, owner, abort), name=owner
         )
         self._batch_tasks[task] = jobs
         task.add_done_callback(self._on_task_done)
+
+    async def _batch(
+        self, lease: LeaseLike, jobs: list[Job], owner: str, abort: asyncio.Future[None]
+    ) -> None:
+        assert self._context is not None
+        started = self._time()
+        requeued = await run_batch(
+            self._context,
+            lease,
+            jobs,
+            abort=abort,
+            on_drained=self._on_batch_drained,
+            item_seconds=self._run_times.estimate(jobs),
+        )
+        if self._hooks is not None:
+            event = BatchEnd(owner, len(jobs), self._time() - started, requeued)
+            notify(self._hooks.on_batch_end, event, self._logger)
 
     def _on_batch_drained(self) -> None:
         # A drained batch's task may hold its lease a moment longer; the next
         # backlog is still shared out as if its slot were free.
         self._busy_batches -= 1
 
-    def _settle(self, jobs: Sequence[Job], outcomes: Iterable[Outcome]) -> None:
+    def _settle(self, jobs: Sequence[Job], outcomes: Iterable[Outcome], started: float) -> None:
         """Resolve each job's future with its outcome; count what happened."""
-        completed = failed = 0
+        completed = failed = timed_out = 0
+        hooks = self._hooks
         for job, (ok, value) in zip(jobs, outcomes, strict=True):
             if job.done():
-                continue
-            if ok:
+                kind: ItemOutcome = "cancelled"
+            elif ok:
                 job.set_result(value)
                 completed += 1
+                kind = "completed"
             else:
                 job.set_exception(value)
-                failed += 1
+                if isinstance(value, TimeoutError):
+                    timed_out += 1
+                    kind = "timed_out"
+                else:
+                    failed += 1
+                    kind = "failed"
+            if hooks is not None:
+                self._item_done_at(started - job.enqueued_at, kind)
         self.in_flight -= len(jobs)
         self.completed += completed
         self.failed += failed
-        self.cancelled += len(jobs) - completed - failed
+        self.timed_out += timed_out
+        self.cancelled += len(jobs) - completed - failed - timed_out
+
+    def _requeue(self, jobs: list[Job]) -> None:
+        """Take back jobs whose pool died under them; they run again in a later batch."""
+        if self._crash_error is not None:  # no runner will take them again
+            self._settle(jobs, [(False, self._crash_error)] * len(jobs), self._time())
+            return
+        self.in_flight -= len(jobs)
+        self.retried += len(jobs)
+        if self._abort is None or self._abort.done():  # stopping with cancel_pending
+            for job in jobs:
+                job.cancel()
+                self.cancelled += 1
+                self._item_done(job, "cancelled")
+            return
+        self.queue.requeue(jobs)
+        for job in jobs:
+            if job.deadline != math.inf and self._deadlines.add(job):
+                self._arm_deadline_timer()
+        if self._task is None or self._task.done():  # a flush had already emptied the queue
+            self._spawn_runner(f"{self.policy.owner_prefix}-runner")
+        self._wake()
+
+    def _expire_due(self) -> None:
+        """Fail every queued job whose deadline has passed, without running it."""
+        now = self._time()
+        expired = self._deadlines.expired(now)
+        for job in expired:
+            if self.queue.discard(job):
+                waited = now - job.enqueued_at
+                job.set_exception(
+                    TimeoutError(
+                        f"the item's deadline passed after {waited:g} s in the queue, before "
+                        "it could be dispatched; it did not run"
+                    )
+                )
+                self.timed_out += 1
+                self._item_done(job, "timed_out")
+        if expired:
+            self.admission.grant()
+            self._wake()
+        self._arm_deadline_timer()
+
+    def _arm_deadline_timer(self) -> None:
+        if self._deadline_timer is not None:
+            self._deadline_timer.cancel()
+            self._deadline_timer = None
+        when = self._deadlines.next_at(self.queue.live)
+        if when is not None and self._loop is not None and not self._loop.is_closed():
+            self._deadline_timer = self._clock.call_at(when, self._expire_due)
+
+    def _item_done(self, job: Job, outcome: ItemOutcome) -> None:
+        if self._hooks is not None:
+            self._item_done_at(self._time() - job.enqueued_at, outcome)
+
+    def _item_done_at(self, waited: float, outcome: ItemOutcome) -> None:
+        if self._hooks is not None:
+            notify(self._hooks.on_item_done, ItemDone(outcome, waited), self._logger)
 
     def _on_task_done(self, task: asyncio.Task[None]) -> None:
         """Runner or batch task finished: on an unexpected error, fail every stranded caller."""
@@ -332,8 +380,10 @@ class Runner:
         if task.cancelled() or (crash := task.exception()) is None:
             return
         self._logger.error("grinder crashed", exc_info=crash)
-        error = self._on_crash(crash)
-        for job in [*stranded, *self.queue.take(self.queue.live)]:
+        error = self._crash_error = self._on_crash(crash)
+        self.admission.fail_waiters(error)
+        for job in [*stranded, *self.queue.take_all()]:
             if not job.done():
                 job.set_exception(error)
                 self.failed += 1
+                self._item_done(job, "failed")

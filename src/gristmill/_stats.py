@@ -26,7 +26,8 @@ class ManagerStats(TypedDict):
 
     Current state:
 
-    - ``state``: ``created``, ``running``, ``stopping`` or ``stopped``.
+    - ``state``: ``created``, ``starting`` (opening the backend), ``running``,
+      ``stopping`` or ``stopped``.
     - ``desired``: the pool count the sizing policy asks for right now.
     - ``available``, ``leased`` and ``draining`` partition ``total``, the live
       pools: a draining pool has been released but still finishes work it was
@@ -45,8 +46,9 @@ class ManagerStats(TypedDict):
     - ``leases_granted``: leases handed out, to callers or queued waiters.
     - ``leases_released``: leases given back (``release()``, ``async with``,
       or a waiter cancelled just after it was handed one).
-    - ``leases_revoked``: leases taken away: hard expiry, a broken pool, or
-      ``stop()``.
+    - ``leases_revoked``: leases taken away: hard expiry, a broken pool, a
+      ``retire()``, or ``stop()``.
+    - ``leases_expired``: the revocations at a lease's hard expiry.
 
     Every snapshot taken on the owning loop satisfies::
 
@@ -72,13 +74,23 @@ class ManagerStats(TypedDict):
     leases_granted: int
     leases_released: int
     leases_revoked: int
+    leases_expired: int
 
 
 class GrinderStats(TypedDict):
     """Snapshot returned by ``WorkGrinder.stats()``.
 
-    Once the grinder is idle, ``submitted == completed + failed + cancelled``.
+    Once the grinder is idle,
+    ``submitted == completed + failed + cancelled + timed_out``.
     ``in_flight`` counts items handed to an executor and not yet settled.
+
+    Beyond the spec's keys: ``timed_out`` (items that failed with
+    ``TimeoutError``: a deadline passed before dispatch, or a run timeout),
+    ``rejected`` (calls refused by a full queue; never counted as
+    submitted), ``retried`` (times an item was queued again after its pool
+    died, was killed or was revoked under it), ``max_pending`` (the queue
+    bound, or ``None``) and ``waiting_for_room`` (callers waiting for room in
+    a full queue).
     """
 
     started: bool
@@ -97,3 +109,8 @@ class GrinderStats(TypedDict):
     batches: int
     running_batches: int
     in_flight: int
+    timed_out: int
+    rejected: int
+    retried: int
+    max_pending: int | None
+    waiting_for_room: int

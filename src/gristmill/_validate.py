@@ -9,23 +9,77 @@ names the field.
 
 from __future__ import annotations
 
+import inspect
 import math
 from numbers import Real
 
-__all__ = ["duration", "optional_timeout", "positive_int"]
+__all__ = [
+    "duration",
+    "optional_duration",
+    "optional_timeout",
+    "positive_int",
+    "sync_callable",
+    "whole_number",
+]
+
+_ASYNC_CODE = inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR | inspect.CO_ITERABLE_COROUTINE
 
 
 def positive_int(name: str, value: object) -> int:
     """Return ``value`` as an ``int`` that is at least 1."""
+    return whole_number(name, value, minimum=1)
+
+
+def whole_number(name: str, value: object, *, minimum: int) -> int:
+    """Return ``value`` as an ``int`` that is at least ``minimum``."""
+    bound = f">= {minimum}" if minimum != 1 else "> 0"
     if isinstance(value, bool):
-        raise ValueError(f"{name} must be a whole number > 0, not a bool ({value!r})")
+        raise ValueError(f"{name} must be a whole number {bound}, not a bool ({value!r})")
     if isinstance(value, int):
-        if value < 1:
-            raise ValueError(f"{name} must be a whole number > 0, got {value!r}")
+        if value < minimum:
+            raise ValueError(f"{name} must be a whole number {bound}, got {value!r}")
         return value
     if isinstance(value, Real):
-        raise ValueError(f"{name} must be a whole number > 0, got {value!r}")
+        raise ValueError(f"{name} must be a whole number {bound}, got {value!r}")
     raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+
+
+def optional_duration(name: str, value: object) -> float | None:
+    """Return ``None`` or a finite number of seconds > 0."""
+    return None if value is None else duration(name, value)
+
+
+def sync_callable(fn: object) -> None:
+    """Refuse what a grinder cannot run in an executor: non-callables and async functions.
+
+    Raises:
+        TypeError: ``fn`` is not callable, or calling it would only create a
+            coroutine (or async generator) that no one awaits; the message
+            says what to pass instead.
+    """
+    if not callable(fn):
+        hint = (
+            "; pass the function itself, not a call to it"
+            if inspect.isawaitable(fn) or inspect.isgenerator(fn)
+            else ""
+        )
+        raise TypeError(f"fn must be callable, got {type(fn).__name__}{hint}")
+    code = getattr(fn, "__code__", None)
+    if code is not None:
+        is_async = bool(getattr(code, "co_flags", 0) & _ASYNC_CODE)
+    else:  # partials, callable objects
+        is_async = (
+            inspect.iscoroutinefunction(fn)
+            or inspect.isasyncgenfunction(fn)
+            or inspect.iscoroutinefunction(type(fn).__call__)
+        )
+    if is_async:
+        name = getattr(fn, "__qualname__", type(fn).__name__)
+        raise TypeError(
+            f"{name} is an async function; the grinder runs sync callables in executor "
+            "workers, where nothing would await it. Await it on the event loop instead, "
+            "or submit a plain (def) function"
+        )
 
 
 def duration(name: str, value: object, *, allow_zero: bool = False) -> float:

@@ -27,9 +27,11 @@ from __future__ import annotations
 import pickle
 import traceback
 from collections.abc import Callable, Sequence
+from types import CoroutineType
 from typing import Any
 
 from ._errors import RemoteTraceback, UnpicklableError
+from ._progress import tracker
 
 __all__ = [
     "Call",
@@ -71,8 +73,11 @@ _EXCEPTION_HINT = (
 )
 
 
-def run_calls(calls: Sequence[Call]) -> list[Outcome]:
+def run_calls(calls: Sequence[Call], post: Callable[[int], None] | None = None) -> list[Outcome]:
     """Run each call in order; never raises for a call's own failure.
+
+    ``post`` (process workers with a progress board) is told the index of
+    each call just before it starts, and the number of calls at the end.
 
     Every exception a call raises, ``SystemExit`` and ``KeyboardInterrupt``
     included, becomes that call's outcome and the next call still runs, as
@@ -82,18 +87,29 @@ def run_calls(calls: Sequence[Call]) -> list[Outcome]:
     """
     outcomes: list[Outcome] = []
     append = outcomes.append
-    for fn, args, kwargs in calls:
+    for index, (fn, args, kwargs) in enumerate(calls):
+        if post is not None:
+            post(index)
         try:
-            append((True, fn(*args, **kwargs) if kwargs else fn(*args)))
+            result = fn(*args, **kwargs) if kwargs else fn(*args)
         except StopIteration as exc:
             append((False, stop_iteration_error(fn, exc)))
         except BaseException as exc:  # each outcome belongs to its caller
             append((False, exc))
+        else:
+            if type(result) is CoroutineType:
+                append((False, _coroutine_result(fn, result)))
+            else:
+                append((True, result))
+    if post is not None:
+        post(len(calls))
     return outcomes
 
 
-def run_pickled(payload: bytes) -> bytes:
+def run_pickled(payload: bytes, slot: int = -1) -> bytes:
     """Worker entry point for process-like backends: bytes in, bytes out.
+
+    ``slot`` is the chunk's place on the progress board, or -1 for none.
 
     Raises:
         UnpicklableError: the payload does not unpickle in this worker, so no
@@ -109,7 +125,7 @@ def run_pickled(payload: bytes) -> bytes:
         ) from problem
     wire = [
         outcome if outcome[0] else (False, outcome[1], _format(outcome[1]))
-        for outcome in run_calls(calls)
+        for outcome in run_calls(calls, tracker(slot))
     ]
     try:
         blob = pickle.dumps(wire, _PROTOCOL)
@@ -190,6 +206,15 @@ def stop_iteration_error(fn: Callable[..., Any], exc: StopIteration) -> RuntimeE
     )
     error.__cause__ = exc
     return error
+
+
+def _coroutine_result(fn: Callable[..., Any], coroutine: CoroutineType[Any, Any, Any]) -> TypeError:
+    """Close a coroutine that a sync call returned, and say what to do instead."""
+    coroutine.close()
+    return TypeError(
+        f"{_name(fn)} returned a coroutine; the grinder runs sync callables in executors, "
+        "where nothing awaits it. Await async code on the event loop instead"
+    )
 
 
 def _pickling_problem(call: Call, dumps: Dumps) -> UnpicklableError | None:

@@ -17,8 +17,10 @@ and otherwise ignored: watching never breaks the work.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 __all__ = ["BatchEnd", "BatchStart", "Hooks", "ItemDone", "ItemOutcome", "LeaseEvent", "LeaseKind"]
 
@@ -104,6 +106,9 @@ class LeaseEvent:
     pool: str
 
 
+Event = TypeVar("Event", BatchStart, BatchEnd, ItemDone, LeaseEvent)
+
+
 class Hooks:
     """Base class for observers; every method does nothing until overridden.
 
@@ -122,3 +127,11 @@ class Hooks:
 
     def on_lease(self, event: LeaseEvent) -> None:
         """A lease was granted, released, expired or revoked."""
+
+
+def notify(hook: Callable[[Event], None], event: Event, logger: logging.Logger) -> None:
+    """Call one hook method; log and swallow what it raises, so watching never breaks work."""
+    try:
+        hook(event)
+    except Exception:
+        logger.exception("hook %s failed; ignoring", getattr(hook, "__qualname__", hook))

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import pickle
 import threading
 from collections.abc import Callable
@@ -119,12 +120,24 @@ class ThreadLease:
         """The executor batches submit to."""
         return self._executor
 
+    @property
+    def hard_expires_at(self) -> float:
+        """These leases never expire."""
+        return math.inf
+
     async def release(self) -> None:
         """Give the lease back; its pool finishes queued work and is then discarded."""
         if not self.released:
             self.released = True
             self._source.active -= 1
             self._executor.shutdown(wait=False)
+
+    async def retire(self) -> None:
+        """Give the lease back and cancel its queued work (threads cannot be killed)."""
+        if not self.released:
+            self.released = True
+            self._source.active -= 1
+            self._executor.shutdown(wait=False, cancel_futures=True)
 
 
 class ThreadLeaseSource:
@@ -169,7 +182,18 @@ class ThreadLeaseSource:
 
     @property
     def payload_dumps(self) -> Callable[[Any], bytes]:
+        """Plain pickle."""
         return pickle.dumps
+
+    @property
+    def supports_run_timeout(self) -> bool:
+        """Threads cannot be stopped."""
+        return False
+
+    @property
+    def progress_board(self) -> None:
+        """Threads post no progress."""
+        return None
 
     @property
     def payloads_cross_process(self) -> bool:

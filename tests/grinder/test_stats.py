@@ -30,7 +30,16 @@ SPEC_KEYS = {
     "batches",
     "in_flight",
 }
-EXTRA_KEYS = {"state", "running_batches", "max_concurrent_batches"}
+EXTRA_KEYS = {
+    "state",
+    "running_batches",
+    "max_concurrent_batches",
+    "timed_out",
+    "rejected",
+    "retried",
+    "max_pending",
+    "waiting_for_room",
+}
 
 
 def test_grinder_stats_is_a_typed_dict_with_every_key() -> None:
@@ -63,8 +72,13 @@ async def test_stats_before_start_has_every_key_and_is_json(
             "batches",
             "in_flight",
             "running_batches",
+            "timed_out",
+            "rejected",
+            "retried",
+            "waiting_for_room",
         )
     )
+    assert stats["max_pending"] is None
 
 
 async def test_counters_add_up_after_mixed_outcomes(grinder: WorkGrinder, clock: FakeClock) -> None:

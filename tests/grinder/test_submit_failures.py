@@ -7,7 +7,7 @@ import asyncio
 import threading
 from concurrent.futures import Executor
 
-from gristmill import LeasedExecutorManager, LeaseExpiredError, UnpicklableError, WorkGrinder
+from gristmill import LeasedExecutorManager, UnpicklableError, WorkGrinder
 from gristmill.testing import FakeClock
 from tests.grinder.conftest import SourceFactory
 from tests.grinder.fakes import FailingSubmitExecutor, Gate, loop_turns
@@ -99,7 +99,7 @@ async def test_unpicklable_item_in_a_chunk_whose_submit_fails_is_settled_once(
     assert stats["in_flight"] == 0
 
 
-async def test_revoked_lease_fails_queued_items_and_running_items_still_finish(
+async def test_revoked_lease_requeues_queued_items_and_running_items_still_finish(
     manager: LeasedExecutorManager, clock: FakeClock
 ) -> None:
     # 60 s lease + the manager's 15 s grace: the pool is revoked at 75 s.
@@ -111,16 +111,17 @@ async def test_revoked_lease_fails_queued_items_and_running_items_still_finish(
             await wait_until(lambda: gate.arrived == 2, what="both workers busy")
             clock.advance(74.99)
             await loop_turns()
-            assert not any(future.done() for future in futures)
+            assert grinder.stats()["retried"] == 0
             clock.advance(0.01)
-            await wait_until(lambda: futures[2].done() and futures[3].done(), what="revoked")
+            # the two items that had not started go back to the queue and run on a new lease
+            await wait_until(lambda: gate.arrived == 4, what="requeued items running")
             assert manager.stats()["leases_revoked"] == 1
-            for future in futures[2:]:
-                assert isinstance(future.exception(), LeaseExpiredError)
-            assert not futures[0].done()
-        assert await asyncio.wait_for(asyncio.gather(*futures[:2]), 10) == [0, 1]
+            assert grinder.stats()["retried"] == 2
+            assert grinder.stats()["batches"] == 2
+            assert not any(future.done() for future in futures)
+        assert await asyncio.wait_for(asyncio.gather(*futures), 10) == [0, 1, 2, 3]
         await wait_until(lambda: grinder.stats()["in_flight"] == 0, what="settled")
         stats = grinder.stats()
-        assert (stats["completed"], stats["failed"]) == (2, 2)
+        assert (stats["completed"], stats["failed"]) == (4, 0)
     finally:
         await grinder.stop()

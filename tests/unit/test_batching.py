@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from gristmill._batching import (
     CHUNK_TARGET_SECONDS,
     CHUNKS_PER_WORKER,
+    MAX_CHUNKS,
     batch_size,
     chunk_sizes,
     due_at,
@@ -122,8 +123,10 @@ class TestChunkSizes:
         assert sum(sizes) == items
         assert all(size >= 1 for size in sizes)
         assert sizes == sorted(sizes, reverse=True)
-        if sizes:  # the first chunk is an even share of what is left, at most
-            assert sizes[0] <= -(-items // (CHUNKS_PER_WORKER * workers))
+        assert len(sizes) <= MAX_CHUNKS
+        if sizes:  # the first chunk is an even share, over the lanes or the chunk cap, at most
+            lanes = min(CHUNKS_PER_WORKER * workers, MAX_CHUNKS)
+            assert sizes[0] <= -(-items // lanes)
 
 
 class TestChunksFollowTheRunTime:
