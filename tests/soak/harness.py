@@ -103,6 +103,9 @@ class Report:
                 f"failed={stats['failed']:,} cancelled={stats['cancelled']:,} "
                 f"timed_out={stats['timed_out']:,} retried={stats['retried']:,} "
                 f"batches={stats['batches']:,}",
+                f"  thread cancels the grinder saw otherwise: never queued="
+                f"{self.items - stats['submitted']:,}, completed first="
+                f"{stats['completed'] - tally.completed:,} (of {tally.cancelled_from_thread:,})",
                 f"  peak pending={self.peak_pending:,} "
                 f"peak waiting_for_room={self.peak_waiting_for_room:,}",
             ]

@@ -89,6 +89,8 @@ class Tally:
     failed: int
     crashed: int
     cancelled: int
+    cancelled_from_thread: int
+    """The ``cancelled`` futures that a producer thread held (concurrent futures)."""
     timed_out: int
     other: int
     """Futures that failed with an error no item raises (a crashed grinder, say)."""
@@ -113,7 +115,17 @@ class Ledger:
         self.resolutions = bytearray(len(plan))
         self._lock = threading.Lock()
         self._counts = dict.fromkeys(
-            ("completed", "failed", "crashed", "cancelled", "timed_out", "other", "wrong"), 0
+            (
+                "completed",
+                "failed",
+                "crashed",
+                "cancelled",
+                "cancelled_from_thread",
+                "timed_out",
+                "other",
+                "wrong",
+            ),
+            0,
         )
         self._resolved = 0
         self._examples: list[str] = []
@@ -150,6 +162,8 @@ class Ledger:
             self.resolutions[item] = min(self.resolutions[item] + 1, 255)
             self._resolved += 1
             self._counts[outcome] += 1
+            if outcome == "cancelled" and isinstance(future, concurrent.futures.Future):
+                self._counts["cancelled_from_thread"] += 1
             if not allowed:
                 self._wrong(_describe(item, kind, future))
 

@@ -41,20 +41,27 @@ def check_report(report: Report, ledger: Ledger, shape: SoakShape) -> None:
     assert stats["submitted"] == (
         stats["completed"] + stats["failed"] + stats["cancelled"] + stats["timed_out"]
     ), stats
-    assert stats["completed"] == tally.completed, stats
     assert stats["failed"] == tally.failed + tally.crashed, stats
     assert stats["timed_out"] == tally.timed_out, stats
-    # A thread's cancel can reach its item before it was queued; the grinder
-    # never saw those, and everything else it saw.
-    never_queued = tally.cancelled - stats["cancelled"]
+    # A thread's cancel is a second future's: it can reach its item before the
+    # item was queued (the grinder never saw it), or after the item finished on
+    # the loop but before the outcome crossed over (the grinder saw it
+    # complete). Every other cancel the grinder counts as the caller does.
+    never_queued = report.items - stats["submitted"]
+    completed_first = stats["completed"] - tally.completed
     assert never_queued >= 0, stats
-    assert stats["submitted"] + never_queued == report.items, stats
+    assert completed_first >= 0, stats
+    assert tally.cancelled - stats["cancelled"] == never_queued + completed_first, stats
+    assert never_queued + completed_first <= tally.cancelled_from_thread, stats
 
     assert len(report.samples) >= 4, report.samples
     assert report.rss_growth_mib < MAX_RSS_GROWTH_MIB, report.samples
     assert report.late_rss_growth_mib < MAX_LATE_RSS_GROWTH_MIB, report.samples
 
 
+# One loop is enough for the long run (uvloop gets the process soak); both
+# would double the soak's wall time.
+@pytest.mark.asyncio(loop_factories=["asyncio"])
 async def test_a_million_thread_items_resolve_once_each_with_flat_memory() -> None:
     plan = make_plan(
         1_000_000, seed=4, fail_rate=FAIL_RATE, cancel_rate=CANCEL_RATE, deadline_items=500
