@@ -47,4 +47,5 @@ def assert_grinder_settled(grinder: WorkGrinder) -> None:
     stats = grinder.stats()
     assert stats["pending"] == 0, stats
     assert stats["in_flight"] == 0, stats
-    assert stats["submitted"] == stats["completed"] + stats["failed"] + stats["cancelled"], stats
+    settled = stats["completed"] + stats["failed"] + stats["cancelled"] + stats["timed_out"]
+    assert stats["submitted"] == settled, stats

@@ -32,6 +32,7 @@ from ._lease import ExecutorLease, LeasedExecutor
 from ._manager import LeasedExecutorManager, SizeProvider
 from ._process_logging import ProcessLoggingConfig
 from ._stats import GrinderStats, LeaseInfo, ManagerStats
+from ._work import Work
 from .hooks import BatchEnd, BatchStart, Hooks, ItemDone, LeaseEvent
 
 __version__ = "0.1.0"
@@ -64,6 +65,7 @@ __all__ = [
     "SizeProvider",
     "UnpicklableError",
     "UnsupportedBackendError",
+    "Work",
     "WorkGrinder",
     "WorkerCrashedError",
     "WrongLoopError",
