@@ -87,7 +87,7 @@ def _is_async(fn: object) -> bool:
         return bool(getattr(code, "co_flags", 0) & _ASYNC_CODE)
     if inspect.iscoroutinefunction(fn):  # e.g. marked with inspect.markcoroutinefunction
         return True
-    call = getattr(type(fn), "__call__", None)  # callable objects
+    call = type(fn).__call__  # callable objects: their class says how a call runs
     return inspect.iscoroutinefunction(call) or inspect.isasyncgenfunction(call)
 
 

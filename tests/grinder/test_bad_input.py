@@ -134,7 +134,10 @@ async def test_a_sync_callable_object_and_a_sync_partial_are_accepted(
             return 2 * x
 
     grinder = await make_grinder(batch_size_threshold=2)
-    futures = [await grinder.enqueue(Doubler(), 3), await grinder.enqueue(functools.partial(pow, 2), 5)]
+    futures = [
+        await grinder.enqueue(Doubler(), 3),
+        await grinder.enqueue(functools.partial(pow, 2), 5),
+    ]
     assert await asyncio.wait_for(asyncio.gather(*futures), 10) == [6, 32]
 
 

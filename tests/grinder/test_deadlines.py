@@ -176,7 +176,10 @@ async def test_submit_passes_a_deadline_seconds_keyword_to_the_callable(
     )
     await loop_turns()
     clock.advance(10.0)  # far past 3 s: the keyword was no deadline for the grinder
-    assert await asyncio.wait_for(submitted, 10) == {"deadline_seconds": 3, "run_timeout_seconds": 1}
+    assert await asyncio.wait_for(submitted, 10) == {
+        "deadline_seconds": 3,
+        "run_timeout_seconds": 1,
+    }
     assert grinder.stats()["timed_out"] == 0
 
 
@@ -190,7 +193,9 @@ async def test_work_keeps_its_options_apart_from_the_callables_keywords(
     assert await asyncio.wait_for(future, 10) == {"deadline_seconds": "mine"}
 
 
-@pytest.mark.parametrize(("value", "error"), [(0, ValueError), (-1.0, ValueError), ("1", TypeError)])
+@pytest.mark.parametrize(
+    ("value", "error"), [(0, ValueError), (-1.0, ValueError), ("1", TypeError)]
+)
 def test_a_bad_grinder_deadline_raises_naming_it(
     manager: LeasedExecutorManager, value: Any, error: type[Exception]
 ) -> None:

@@ -112,11 +112,11 @@ async def test_anything_but_a_work_raises_type_error(
     make_grinder: GrinderFactory, not_work: Any
 ) -> None:
     grinder = await make_grinder()
-    with pytest.raises(TypeError, match="expected a gristmill.Work"):
+    with pytest.raises(TypeError, match=r"expected a gristmill\.Work"):
         await grinder.enqueue_work(not_work)
-    with pytest.raises(TypeError, match="expected a gristmill.Work"):
+    with pytest.raises(TypeError, match=r"expected a gristmill\.Work"):
         await grinder.submit_work(not_work)
-    with pytest.raises(TypeError, match="expected a gristmill.Work"):
+    with pytest.raises(TypeError, match=r"expected a gristmill\.Work"):
         await asyncio.to_thread(grinder.submit_work_from_thread, not_work)
     assert grinder.stats()["submitted"] == 0
 
