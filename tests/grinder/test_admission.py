@@ -209,6 +209,19 @@ async def test_cancelling_a_thread_future_waiting_for_room_withdraws_it(
     assert grinder.stats()["submitted"] == 1
 
 
+async def test_a_thread_future_waiting_for_room_fails_when_the_grinder_stops(
+    make_grinder: GrinderFactory,
+) -> None:
+    grinder = await make_grinder(max_pending=1)
+    queued = await fill(grinder, 1)
+    future = await asyncio.to_thread(grinder.submit_from_thread, abs, -9)
+    await wait_until(lambda: grinder.stats()["waiting_for_room"] == 1, what="thread job waits")
+    await asyncio.wait_for(grinder.stop(), 10)
+    error = await asyncio.to_thread(future.exception, GATE_TIMEOUT)
+    assert isinstance(error, NotStartedError)
+    assert queued[0].result() == 0
+
+
 async def test_submit_from_thread_with_reject_fails_the_future_with_overloaded_error(
     make_grinder: GrinderFactory,
 ) -> None:
