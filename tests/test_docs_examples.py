@@ -2,7 +2,8 @@
 
 Each runs in its own interpreter, as a user would run it. The demo (`make demo`) is
 left out here: it is a multi-second load run, exercised by hand and in its own
-make target.
+make target. So is the FastAPI app, a server that runs until stopped: it is served
+and driven in ``tests/examples/test_fastapi_app.py``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted(
-    path for path in (ROOT / "examples").glob("*.py") if path.name not in {"demo.py", "_jobs.py"}
+    path
+    for path in (ROOT / "examples").glob("*.py")
+    if path.name not in {"demo.py", "_jobs.py", "fastapi_app.py"}
 )
 
 

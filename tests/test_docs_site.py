@@ -6,7 +6,9 @@ left as literal text, which is what these tests pin down.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
+import re
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -65,3 +67,18 @@ def test_an_escaped_plural_suffix_is_absorbed() -> None:
     cls = _class_in("gristmill._stats", "ManagerStats")
     text = _extension().render_roles(r"these are :class:`~typing.TypedDict`\ s", cls)
     assert text.endswith("<code>TypedDict</code></autoref>s")
+
+
+def test_every_public_name_has_an_api_reference_entry() -> None:
+    import gristmill
+
+    docs = Path(__file__).resolve().parent.parent / "docs" / "api"
+    text = "\n".join(page.read_text() for page in docs.glob("*.md"))
+    documented = set(re.findall(r"^::: gristmill\.(\w+)\s*$", text, re.MULTILINE))
+    for module in ("hooks", "backends"):  # whole-module pages cover their names
+        if module in documented:
+            documented |= set(importlib.import_module(f"gristmill.{module}").__all__)
+    missing = [
+        name for name in gristmill.__all__ if name != "__version__" and name not in documented
+    ]
+    assert missing == []

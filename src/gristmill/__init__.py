@@ -3,14 +3,15 @@
 Two parts:
 
 - :class:`LeasedExecutorManager` owns a bounded set of executor pools (thread,
-  process, interpreter) and lends them out as short-lived leases.
+  process, interpreter, loky, or a :class:`Backend` of your own) and lends
+  them out as short-lived leases.
 - :class:`WorkGrinder` batches small sync jobs from many async callers and runs
   each batch on a leased executor.
 """
 
 import logging
 
-from ._backends import ExecutorBackend
+from ._backends import Backend, ExecutorBackend, available_backends, register_backend
 from ._clock import Clock
 from ._errors import (
     GrinderCrashedError,
@@ -38,6 +39,7 @@ from .hooks import BatchEnd, BatchStart, Hooks, ItemDone, LeaseEvent
 __version__ = "0.1.0"
 
 __all__ = [
+    "Backend",
     "BatchEnd",
     "BatchStart",
     "Clock",
@@ -70,6 +72,8 @@ __all__ = [
     "WorkerCrashedError",
     "WrongLoopError",
     "__version__",
+    "available_backends",
+    "register_backend",
 ]
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

@@ -19,6 +19,7 @@ from ._backends import Backend, ExecutorBackend, check_options, resolve_backend
 from ._clock import Clock, MonotonicClock
 from ._process_logging import ProcessLoggingConfig
 from ._sizing import desired_pools
+from .hooks import Hooks
 
 __all__ = ["ManagerConfig", "manager_config"]
 
@@ -27,7 +28,6 @@ __all__ = ["ManagerConfig", "manager_config"]
 class ManagerConfig:
     """Validated settings of one manager; see ``LeasedExecutorManager`` for each meaning."""
 
-    backend_name: ExecutorBackend
     backend: Backend
     max_pools: int
     min_pools: int
@@ -43,6 +43,7 @@ class ManagerConfig:
     clock: Clock
     executor_kwargs: Mapping[str, Any]
     process_logging: ProcessLoggingConfig | None
+    hooks: Hooks | None = None
 
     def desired_pools(self, units: int | None) -> int:
         """Apply the sizing policy to the size signal ``units`` (None: no signal)."""
@@ -72,7 +73,7 @@ class _Durations:
 
 def manager_config(
     *,
-    backend: ExecutorBackend | str,
+    backend: ExecutorBackend | str | Backend,
     max_pools: int,
     min_pools: int,
     units_per_pool: int,
@@ -88,6 +89,7 @@ def manager_config(
     clock: Clock | None,
     legacy_logging: Callable[[], ProcessLoggingConfig | None],
     executor_kwargs: Mapping[str, Any],
+    hooks: Hooks | None = None,
 ) -> ManagerConfig:
     """Check every manager argument and return the settings.
 
@@ -95,13 +97,17 @@ def manager_config(
     keywords amount to; it is called (and so checked) only when no
     ``process_logging`` is given.
 
+    A backend name gets a fresh instance from its registered factory; a
+    :class:`Backend` instance is used as is.
+
     Raises:
-        UnsupportedBackendError: the backend is unknown or needs a newer Python.
+        UnsupportedBackendError: the backend is unknown or cannot run here
+            (a newer Python or a missing package).
         TypeError: a value has the wrong type, or an executor keyword is not
             accepted by the backend.
         ValueError: a value is out of range.
     """
-    backend_name, implementation = resolve_backend(backend)
+    implementation = resolve_backend(backend)
     sizes = _sizes(max_pools, min_pools, units_per_pool, workers_per_pool)
     durations = _durations(
         check_interval, default_lease_seconds, lease_grace_seconds, idle_keepalive_seconds
@@ -109,7 +115,6 @@ def manager_config(
     _check_collaborators(size_provider, name_prefix, process_logging)
     check_options(implementation, executor_kwargs)
     return ManagerConfig(
-        backend_name=backend_name,
         backend=implementation,
         max_pools=sizes.max_pools,
         min_pools=sizes.min_pools,
@@ -125,7 +130,14 @@ def manager_config(
         clock=clock or MonotonicClock(),
         executor_kwargs=executor_kwargs,
         process_logging=process_logging or legacy_logging(),
+        hooks=_hooks(hooks),
     )
+
+
+def _hooks(hooks: object) -> Hooks | None:
+    if hooks is not None and not isinstance(hooks, Hooks):
+        raise TypeError(f"hooks must be a gristmill.Hooks, got {type(hooks).__name__}")
+    return hooks
 
 
 def _sizes(max_pools: int, min_pools: int, units_per_pool: int, workers: int) -> _Sizes:

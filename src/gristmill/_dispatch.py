@@ -26,33 +26,20 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import BrokenExecutor, Executor, Future
+from concurrent.futures import BrokenExecutor, Future
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Protocol
+from typing import Any
 
 from ._batching import chunk_sizes
 from ._clock import Clock
 from ._errors import LeaseExpiredError, WorkerCrashedError
 from ._job import Job
 from ._progress import NOT_STARTED, ProgressBoard
+from ._source import LeaseLike
 from ._worker import Dumps, Outcome, decode_outcomes, encode_calls, run_calls, run_pickled
 
-__all__ = ["BatchContext", "LeaseLike", "Settle", "run_batch"]
-
-
-class LeaseLike(Protocol):
-    """What a batch needs from a lease: an executor, its expiry, and ways back."""
-
-    @property
-    def executor(self) -> Executor: ...
-
-    @property
-    def hard_expires_at(self) -> float: ...
-
-    async def release(self) -> None: ...
-
-    async def retire(self) -> None: ...
+__all__ = ["BatchContext", "Settle", "run_batch"]
 
 
 Settle = Callable[[Sequence[Job], Iterable[Outcome], float], None]
@@ -144,6 +131,7 @@ class _Batch:
         timeouts = [job.run_timeout for job in items if job.run_timeout is not None]
         self.min_timeout = min(timeouts) if timeouts else None
         self.killed = False  # for a run timeout
+        self.ran = False  # an item was seen to start on the pool
         self.victims: dict[Job, bool] = {}  # running when killed -> overran?
 
     def submit_all(self, item_seconds: float | None) -> None:
@@ -211,6 +199,7 @@ class _Batch:
                 self.fail(jobs, exc)
             else:
                 result, elapsed = future.result()
+                self.ran = True
                 self.context.observe(jobs, elapsed)
                 outcomes = decode_outcomes(result) if self.context.dumps else result
                 self.context.settle(jobs, outcomes, self.started_at)
@@ -249,22 +238,25 @@ class _Batch:
             self.fail(jobs, exc)
 
     def _salvage(self, record: _Chunk, cause: BaseException | None, *, started: bool) -> None:
-        """A chunk was lost with its pool: decide, item by item, what happens next."""
-        jobs = record.jobs
-        running: int | None = NOT_STARTED
-        if started:
-            running = self._running_index(record)
+        """A chunk was lost with its pool: decide, item by item, what happens next.
+
+        A pool that broke before any item of the batch started (a failing
+        initializer, workers that could not boot) fails the items with its
+        error: running them again elsewhere would only break the next pool.
+        """
+        running = self._running_index(record) if started else NOT_STARTED
+        stillborn = started and not self._pool_ran()
         revoked = self.context.clock.time() >= self.lease.hard_expires_at
         failed: list[Job] = []
         errors: list[BaseException] = []
         again: list[Job] = []
-        for position, job in enumerate(jobs):
+        for position, job in enumerate(record.jobs):
             error: BaseException | None
             if job.done():  # cancelled by its caller or by stop(): settle counts it
-                failed.append(job)
-                errors.append(asyncio.CancelledError())
-                continue
-            if self.killed:
+                error = asyncio.CancelledError()
+            elif stillborn:
+                error = cause
+            elif self.killed:
                 error = self._timeout_error(job) if job in self.victims else None
             elif running is None or position == running:
                 error = self._charge(job, cause, revoked)
@@ -277,6 +269,15 @@ class _Batch:
                 errors.append(error)
         self._requeue(again)
         self._fail_each(failed, errors)
+
+    def _pool_ran(self) -> bool:
+        """Whether any item of this batch was seen to start on the pool."""
+        board = self.context.board
+        if not self.ran and board is not None:
+            self.ran = any(
+                board.read(chunk.slot)[0] != NOT_STARTED for chunk in self.chunks if chunk.slot >= 0
+            )
+        return self.ran
 
     def _running_index(self, record: _Chunk) -> int | None:
         """Which item of a lost chunk was running; ``None`` when nobody can tell."""

@@ -22,7 +22,8 @@ from ._bridge import call_in_loop, mirror
 from ._clock import Clock, MonotonicClock
 from ._errors import GrinderCrashedError, GrinderOverloadedError, NotStartedError, WrongLoopError
 from ._policy import BatchPolicy, require_run_timeout_support
-from ._runner import LeaseSource, Runner
+from ._runner import Runner
+from ._source import LeaseSource
 from ._stats import GrinderStats
 from ._work import Work
 from .hooks import Hooks
@@ -147,6 +148,7 @@ class WorkGrinder:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         self._crash: BaseException | None = None
+        self._last_checked: object = None
 
     async def start(self) -> None:
         """Start the background task and bind the grinder to the running loop.
@@ -209,6 +211,7 @@ class WorkGrinder:
         finally:
             if timer is not None:
                 timer.cancel()
+        self._last_checked = None
         if self._state is _State.STOPPING:
             self._state = _State.STOPPED
 
@@ -232,7 +235,17 @@ class WorkGrinder:
             WorkerCrashedError: its worker process kept dying under it.
             Exception: whatever ``fn`` raised.
         """
-        future: asyncio.Future[T] = await self._enqueue("submit", fn, args, kwargs, owner)
+        future: asyncio.Future[T]
+        runner = self._runner
+        if (
+            self._state is _State.RUNNING
+            and get_running_loop() is self._loop
+            and runner.admission.max_pending is None
+        ):  # the hot path: nothing to wait for
+            self._check_callable(fn)
+            future = runner.put(fn, args, kwargs, owner)
+        else:
+            future = await self._enqueue("submit", fn, args, kwargs, owner)
         return await future
 
     async def enqueue(
@@ -252,6 +265,14 @@ class WorkGrinder:
             GrinderOverloadedError: the queue is full and ``overflow="reject"``.
             TypeError: ``fn`` is not callable, or is an async function.
         """
+        runner = self._runner
+        if (
+            self._state is _State.RUNNING
+            and get_running_loop() is self._loop
+            and runner.admission.max_pending is None
+        ):  # the hot path: nothing to wait for
+            self._check_callable(fn)
+            return runner.put(fn, args, kwargs, owner)
         return await self._enqueue("enqueue", fn, args, kwargs, owner)
 
     async def submit_work(self, work: Work[T]) -> T:
@@ -320,7 +341,7 @@ class WorkGrinder:
         """The one way into the queue from the owning loop: checks, admission, put."""
         if self._state is not _State.RUNNING or get_running_loop() is not self._loop:
             self._require_accepting(what)
-        validate.sync_callable(fn)
+        self._check_callable(fn)
         runner = self._runner
         if not runner.admission.has_room():
             try:
@@ -342,7 +363,7 @@ class WorkGrinder:
         run_timeout: float | None,
     ) -> concurrent.futures.Future[T]:
         loop = self._require_foreign_thread("submit_from_thread")
-        validate.sync_callable(fn)
+        validate.sync_callable(fn)  # here, not via the cache: this is another thread
         result: concurrent.futures.Future[T] = concurrent.futures.Future()
 
         async def enqueue_and_wait() -> T:
@@ -369,6 +390,12 @@ class WorkGrinder:
 
         loop.call_soon_threadsafe(put)
         return result
+
+    def _check_callable(self, fn: object) -> None:
+        """``validate.sync_callable``, skipped for the function checked last (owning loop)."""
+        if fn is not self._last_checked:
+            validate.sync_callable(fn)
+            self._last_checked = fn
 
     def _check_work(self, work: object) -> None:
         if not isinstance(work, Work):

@@ -35,7 +35,8 @@ from functools import partial
 from typing import Any, final
 
 from . import _validate as validate
-from ._backends import ExecutorBackend, default_mp_context
+from ._backends import Backend, ExecutorBackend, backend_kind, default_mp_context
+from ._backends._session import BackendSession
 from ._batching import MAX_CHUNKS
 from ._clock import Clock
 from ._config import manager_config
@@ -53,6 +54,7 @@ from ._progress import ProgressBoard
 from ._scaling import Scaler
 from ._stats import ManagerStats
 from ._waiters import Waiter
+from .hooks import Hooks
 
 __all__ = ["LeasedExecutorManager", "SizeProvider"]
 
@@ -67,6 +69,7 @@ Called on the owning loop for the periodic check and after
 
 class _State(enum.Enum):
     CREATED = "created"
+    STARTING = "starting"
     RUNNING = "running"
     STOPPING = "stopping"
     STOPPED = "stopped"
@@ -85,12 +88,16 @@ class LeasedExecutorManager:
     ``size_provider``: ``max(min_pools, ceil(size / units_per_pool))``, capped
     at ``max_pools``; a leased pool is never taken away to shrink.
 
-    ``start()`` creates the first pools and, off the event loop, does their
-    start-up work (for process pools: the fork server and the worker
-    processes), so the first submit does not stall the loop.
+    ``start()`` opens the backend, creates the first pools and, off the event
+    loop, does their start-up work (for process pools: the fork server and
+    the worker processes), so the first submit does not stall the loop.
 
     Args:
-        backend: ``"thread"``, ``"process"`` or ``"interpreter"`` (3.14+).
+        backend: ``"thread"``, ``"process"``, ``"interpreter"`` (3.14+),
+            ``"loky"`` (``pip install 'gristmill[loky]'``), another name given
+            to :func:`~gristmill.register_backend` (in any letter case; the
+            manager gets its own instance from the registered factory), or a
+            :class:`~gristmill.Backend` instance, used as is.
         max_pools: Hard cap on live pools.
         min_pools: Pools kept warm even when the size signal is zero.
         units_per_pool: How many size units one pool serves.
@@ -112,6 +119,8 @@ class LeasedExecutorManager:
         forward_process_logs: leasepool-style spelling of ``process_logging``;
             with ``process_log_level``, ``process_log_target_logger`` and
             ``clear_process_log_handlers``.
+        hooks: Observer told about every lease granted, released, expired
+            or revoked (see :class:`gristmill.Hooks`).
         **executor_kwargs: Passed to each executor: ``initializer`` and
             ``initargs`` for every backend; ``mp_context`` and
             ``max_tasks_per_child`` for ``process``.
@@ -122,13 +131,14 @@ class LeasedExecutorManager:
         ValueError: a size is not a whole number > 0, ``min_pools`` exceeds
             ``max_pools``, or a duration is not finite and positive (the grace
             and keep-alive may be 0).
-        UnsupportedBackendError: the backend is unknown or needs a newer Python.
+        UnsupportedBackendError: the backend is unknown, or cannot run here
+            (it needs a newer Python or a package that is not installed).
     """
 
     def __init__(
         self,
         *,
-        backend: ExecutorBackend | str = ExecutorBackend.THREAD,
+        backend: ExecutorBackend | str | Backend = ExecutorBackend.THREAD,
         max_pools: int,
         min_pools: int = 1,
         units_per_pool: int = 10,
@@ -146,6 +156,7 @@ class LeasedExecutorManager:
         process_log_level: int | str = logging.INFO,
         process_log_target_logger: logging.Logger | None = None,
         clear_process_log_handlers: bool = True,
+        hooks: Hooks | None = None,
         **executor_kwargs: Any,
     ) -> None:
         self._config = manager_config(
@@ -171,6 +182,7 @@ class LeasedExecutorManager:
                 clear_handlers=clear_process_log_handlers,
             ),
             executor_kwargs=executor_kwargs,
+            hooks=hooks,
         )
         self._logger = self._config.logger
         self._state = _State.CREATED
@@ -180,12 +192,17 @@ class LeasedExecutorManager:
         self._forwarder: LogForwarder | None = None
         self._board: ProgressBoard | None = None
         self._pools = PoolRegistry(self._config, host=self, signal=self._signal)
+        self._session = BackendSession(self._config.backend, self._logger)
         self._scaler = Scaler(self._config, self._pools)
 
     @property
-    def backend(self) -> ExecutorBackend:
-        """The kind of pool this manager builds."""
-        return self._config.backend_name
+    def backend(self) -> ExecutorBackend | str:
+        """The kind of pool this manager builds.
+
+        An :class:`ExecutorBackend` member for the built-in thread, process
+        and interpreter backends; otherwise the backend's ``name``.
+        """
+        return backend_kind(self._config.backend)
 
     @property
     def max_pools(self) -> int:
@@ -214,7 +231,7 @@ class LeasedExecutorManager:
         True for process pools: their workers post progress to a shared board
         and can be killed.
         """
-        return self._config.backend_name is ExecutorBackend.PROCESS
+        return self.backend is ExecutorBackend.PROCESS
 
     @property
     def progress_board(self) -> ProgressBoard | None:
@@ -242,26 +259,33 @@ class LeasedExecutorManager:
         return self._pools.total
 
     async def start(self) -> None:
-        """Bind to the running loop, create the initial pools and warm them up.
+        """Bind to the running loop, open the backend, create the initial pools and warm them up.
 
-        The warm-up (for process pools: starting the fork server and the
-        worker processes) runs in a worker thread, so the event loop keeps
-        running meanwhile and the pools can already be leased. Idempotent on
+        The backend's ``open()`` runs in a worker thread before any pool is
+        created; ``acquire()`` meanwhile raises ``NotStartedError``. The
+        warm-up (for process pools: starting the fork server and the worker
+        processes) runs in a worker thread too, but the pools can already be
+        leased while it runs. Idempotent once running, on
         the owning loop; the manager can be started again after ``stop()``.
         A ``start()`` that fails or is cancelled stops the manager again
         before the error propagates, so nothing is left running.
 
         Raises:
             WrongLoopError: already running on another loop.
-            NotStartedError: a ``stop()`` is still in progress, or ``stop()``
-                was called while this start was warming up its pools.
+            NotStartedError: a ``start()`` or ``stop()`` is still in progress,
+                or ``stop()`` was called while this start was opening the
+                backend or warming up its pools.
+            Exception: whatever the backend's ``open()`` raised.
         """
         loop = asyncio.get_running_loop()
         if self._state is _State.RUNNING:
             self._require_loop("start")
             return
-        if self._state is _State.STOPPING:
-            raise NotStartedError("LeasedExecutorManager is stopping; await stop() first")
+        if self._state in (_State.STARTING, _State.STOPPING):
+            raise NotStartedError(
+                f"LeasedExecutorManager is {self._state.value}; "
+                "await the start() or stop() in progress first"
+            )
         self._loop, self._loop_thread = loop, threading.get_ident()
         self._pools.options, self._forwarder = start_forwarding(
             self._config.process_logging if self.backend is ExecutorBackend.PROCESS else None,
@@ -273,8 +297,9 @@ class LeasedExecutorManager:
             context = self._pools.options.get("mp_context") or default_mp_context()
             self._board = ProgressBoard(context, 2 * MAX_CHUNKS * self._config.max_pools)
             self._pools.options = self._board.wrap_options(self._pools.options)
-        self._state = _State.RUNNING
+        self._state = _State.STARTING
         try:
+            await self._open_backend()
             self._resize()
             await self._warm_up(list(self._pools.idle))
         except BaseException:
@@ -282,17 +307,18 @@ class LeasedExecutorManager:
             raise
         self._logger.info(
             "manager started backend=%s pools=%d max_pools=%d",
-            self._config.backend_name.value,
+            self._config.backend.name,
             self.total_count,
             self._config.max_pools,
         )
 
     async def stop(self) -> None:
-        """Revoke every lease, fail waiting ``acquire()`` calls and shut all pools down.
+        """Revoke every lease, fail waiting ``acquire()`` calls, shut all pools down, close.
 
         Idle pools are joined in a worker thread; pools still running work are
         shut down without waiting (their process workers are killed), so
-        ``stop()`` never hangs on a stuck job. Safe to call twice or
+        ``stop()`` never hangs on a stuck job. Then the backend's ``close()``
+        runs in the same worker thread. Safe to call twice or
         concurrently; a no-op before ``start()``.
 
         Raises:
@@ -311,12 +337,12 @@ class LeasedExecutorManager:
         quiet = self._pools.withdraw_all()
         forwarder, self._forwarder = self._forwarder, None
         try:
-            await asyncio.to_thread(_join_executors, quiet, forwarder)
+            await asyncio.to_thread(_join_executors, quiet, forwarder, self._session)
         finally:
             self._state = _State.STOPPED
             self._stopped.set_result(None)
             self._stopped = None
-            self._logger.info("manager stopped backend=%s", self._config.backend_name.value)
+            self._logger.info("manager stopped backend=%s", self._config.backend.name)
 
     async def acquire(
         self,
@@ -397,6 +423,13 @@ class LeasedExecutorManager:
         """Return a snapshot of pools, leases and lifetime counters. Any thread."""
         return self._pools.snapshot(state=self._state.value)
 
+    async def _open_backend(self) -> None:
+        """Run the backend's ``open()`` off the loop, then become RUNNING."""
+        await self._session.open(self._config.executor_kwargs)
+        if self._state is not _State.STARTING:
+            raise NotStartedError("manager was stopped while start() was opening its backend")
+        self._state = _State.RUNNING
+
     async def _warm_up(self, pools: list[Pool]) -> None:
         """Do the start-up work of the pools ``start()`` created, off the loop.
 
@@ -457,9 +490,14 @@ class LeasedExecutorManager:
             self._scaler.check()
 
 
-def _join_executors(executors: list[Executor], forwarder: LogForwarder | None) -> None:
-    """Blocking part of ``stop()``, run in a worker thread."""
-    for executor in executors:
-        executor.shutdown(wait=True, cancel_futures=True)
-    if forwarder is not None:
-        forwarder.stop()
+def _join_executors(
+    executors: list[Executor], forwarder: LogForwarder | None, session: BackendSession
+) -> None:
+    """Blocking part of ``stop()``, run in a worker thread; the backend closes last."""
+    try:
+        for executor in executors:
+            executor.shutdown(wait=True, cancel_futures=True)
+        if forwarder is not None:
+            forwarder.stop()
+    finally:
+        session.close()

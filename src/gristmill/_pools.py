@@ -32,6 +32,7 @@ from ._pool import Pool, PoolState, Signal
 from ._sizing import surplus_idle
 from ._stats import LeaseInfo, ManagerStats
 from ._waiters import WaiterQueue
+from .hooks import LeaseEvent, LeaseKind, notify
 
 __all__ = ["PoolRegistry"]
 
@@ -62,6 +63,7 @@ class PoolRegistry:
         self.leases_granted = 0
         self.leases_released = 0
         self.leases_revoked = 0
+        self.leases_expired = 0
 
     @property
     def total(self) -> int:
@@ -71,7 +73,7 @@ class PoolRegistry:
     def new_pool(self) -> Pool:
         """Create a pool; it is not placed anywhere yet."""
         config = self._config
-        name = f"{config.name_prefix}-{config.backend_name.value}-{self.pools_created + 1}"
+        name = f"{config.name_prefix}-{config.backend.name}-{self.pools_created + 1}"
         executor = config.backend.create(workers=config.workers, name=name, options=self.options)
         self.pools_created += 1  # only once the executor exists, so the books stay balanced
         config.logger.debug("pool created name=%s workers=%d", name, config.workers)
@@ -105,6 +107,7 @@ class PoolRegistry:
         config.logger.debug(
             "lease granted id=%s owner=%s pool=%s", lease.lease_id, owner, pool.name
         )
+        self._tell("granted", lease)
         return lease
 
     def holds(self, lease: ExecutorLease) -> bool:
@@ -115,6 +118,7 @@ class PoolRegistry:
         """End a live lease; its pool drains first if work is still running on it."""
         del self.leases[lease.lease_id]
         self.leases_released += 1
+        self._tell("released", lease)
         pool = lease._pool
         if pool.detach():
             self.draining.add(pool)
@@ -162,20 +166,23 @@ class PoolRegistry:
         self.retire(pool, kill=True)
         self.replenish()
 
-    def retire(self, pool: Pool, *, kill: bool) -> None:
+    def retire(self, pool: Pool, *, kill: bool, kind: LeaseKind = "revoked") -> None:
         """Take ``pool`` out of service for good; shut it down without waiting."""
-        self.withdraw(pool)
+        self.withdraw(pool, kind)
         _shut_down(self._config.backend, pool.executor, kill=kill)
 
-    def withdraw(self, pool: Pool) -> int:
+    def withdraw(self, pool: Pool, kind: LeaseKind = "revoked") -> int:
         """Take ``pool`` out of service (revoking its lease); return the work still in flight.
 
         Once this returns nothing can submit to the pool any more, so a result
         of 0 stays true and the executor can be joined without blocking.
+        ``kind`` is what hooks hear about the lease it ends.
         """
-        for lease_id in [lid for lid, lease in self.leases.items() if lease._pool is pool]:
-            del self.leases[lease_id]
+        for lease in [lease for lease in self.leases.values() if lease._pool is pool]:
+            del self.leases[lease.lease_id]
             self.leases_revoked += 1
+            self.leases_expired += kind == "expired"
+            self._tell(kind, lease)
         inflight = pool.detach()
         timer = self._expiry.pop(pool, None)
         if timer is not None:
@@ -232,7 +239,7 @@ class PoolRegistry:
         config = self._config
         leases = self._lease_infos(config.clock.time())
         return {
-            "backend": config.backend_name.value,
+            "backend": config.backend.name,
             "state": state,
             "desired": self.target,
             "max_pools": config.max_pools,
@@ -250,6 +257,7 @@ class PoolRegistry:
             "leases_granted": self.leases_granted,
             "leases_released": self.leases_released,
             "leases_revoked": self.leases_revoked,
+            "leases_expired": self.leases_expired,
         }
 
     def _lease_infos(self, now: float) -> list[LeaseInfo]:
@@ -286,8 +294,14 @@ class PoolRegistry:
             holder.lease_id if holder else "-",
             holder.owner if holder else "-",
         )
-        self.retire(pool, kill=True)
+        self.retire(pool, kill=True, kind="expired")
         self.replenish()
+
+    def _tell(self, kind: LeaseKind, lease: ExecutorLease) -> None:
+        hooks = self._config.hooks
+        if hooks is not None:
+            event = LeaseEvent(kind, lease.lease_id, lease.owner, lease._pool.name)
+            notify(hooks.on_lease, event, self._config.logger)
 
 
 def _shut_down(backend: Backend, executor: Executor, *, kill: bool) -> None:

@@ -19,60 +19,22 @@ import asyncio
 import logging
 import math
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from ._admission import Admission
 from ._batching import batch_size, due_at
 from ._clock import Clock, TimerHandle
 from ._costs import RunTimes
 from ._deadlines import Deadlines
-from ._dispatch import BatchContext, LeaseLike, run_batch
+from ._dispatch import BatchContext, run_batch
 from ._job import Job
 from ._policy import BatchPolicy
-from ._progress import ProgressBoard
 from ._queue import JobQueue
+from ._source import LeaseLike, LeaseSource
 from ._worker import Outcome
 from .hooks import BatchEnd, BatchStart, Hooks, ItemDone, ItemOutcome, notify
 
-__all__ = ["LeaseSource", "Runner"]
-
-
-class LeaseSource(Protocol):
-    """What the grinder needs from a manager; ``LeasedExecutorManager`` fits."""
-
-    @property
-    def max_pools(self) -> int:
-        """How many leases can be out at once: the default batch concurrency."""
-
-    @property
-    def workers_per_pool(self) -> int:
-        """Workers behind each lease, used to size a batch's chunks."""
-
-    @property
-    def payloads_cross_process(self) -> bool:
-        """Whether calls are pickled to reach the workers, so chunks travel pre-pickled."""
-
-    @property
-    def payload_dumps(self) -> Callable[[Any], bytes]:
-        """How chunks are pickled when ``payloads_cross_process``."""
-
-    @property
-    def supports_run_timeout(self) -> bool:
-        """Whether a job that overruns its run timeout can be found and stopped."""
-
-    @property
-    def progress_board(self) -> ProgressBoard | None:
-        """Where process workers post which item they run; ``None`` before start or for threads."""
-
-    async def acquire(
-        self,
-        *,
-        lease_seconds: float | None = None,
-        owner: str | None = None,
-        wait: bool = True,
-        timeout: float | None = None,
-    ) -> LeaseLike:
-        """Lend one executor as a lease (see :class:`~gristmill._dispatch.LeaseLike`)."""
+__all__ = ["Runner"]
 
 
 class Runner:

@@ -26,7 +26,8 @@ class ManagerStats(TypedDict):
 
     Current state:
 
-    - ``state``: ``created``, ``running``, ``stopping`` or ``stopped``.
+    - ``state``: ``created``, ``starting`` (opening the backend), ``running``,
+      ``stopping`` or ``stopped``.
     - ``desired``: the pool count the sizing policy asks for right now.
     - ``available``, ``leased`` and ``draining`` partition ``total``, the live
       pools: a draining pool has been released but still finishes work it was
@@ -45,8 +46,9 @@ class ManagerStats(TypedDict):
     - ``leases_granted``: leases handed out, to callers or queued waiters.
     - ``leases_released``: leases given back (``release()``, ``async with``,
       or a waiter cancelled just after it was handed one).
-    - ``leases_revoked``: leases taken away: hard expiry, a broken pool, or
-      ``stop()``.
+    - ``leases_revoked``: leases taken away: hard expiry, a broken pool, a
+      ``retire()``, or ``stop()``.
+    - ``leases_expired``: the revocations at a lease's hard expiry.
 
     Every snapshot taken on the owning loop satisfies::
 
@@ -72,6 +74,7 @@ class ManagerStats(TypedDict):
     leases_granted: int
     leases_released: int
     leases_revoked: int
+    leases_expired: int
 
 
 class GrinderStats(TypedDict):

@@ -1,21 +1,38 @@
-"""Executor backends: one small module each, looked up by name here."""
+"""Executor backends: one small module each, registered by name in one registry.
+
+The built-ins register here through the same :func:`add_backend` that
+:func:`gristmill.register_backend` uses. ``loky`` is registered lazily: its
+module (and the loky package) is imported only when a manager asks for it.
+"""
 
 from __future__ import annotations
 
 import enum
+import importlib.util
 import sys
 
 from .._errors import UnsupportedBackendError
 from ._base import Backend, check_options
+from ._registry import (
+    BackendFactory,
+    add_backend,
+    available_backends,
+    register_backend,
+    resolve_backend,
+)
 from .interpreter import InterpreterBackend, interpreter_pool_available
 from .process import ProcessBackend, default_mp_context
 from .thread import ThreadBackend
 
 __all__ = [
     "Backend",
+    "BackendFactory",
     "ExecutorBackend",
+    "available_backends",
+    "backend_kind",
     "check_options",
     "default_mp_context",
+    "register_backend",
     "resolve_backend",
 ]
 
@@ -28,30 +45,41 @@ class ExecutorBackend(enum.StrEnum):
     INTERPRETER = "interpreter"
 
 
-_BUILTIN: dict[str, Backend] = {
-    ExecutorBackend.THREAD: ThreadBackend(),
-    ExecutorBackend.PROCESS: ProcessBackend(),
-    ExecutorBackend.INTERPRETER: InterpreterBackend(),
-}
-
-
-def resolve_backend(name: str) -> tuple[ExecutorBackend, Backend]:
-    """Map a backend name (in any letter case, like leasepool) to its member and implementation.
-
-    Raises:
-        UnsupportedBackendError: the name is unknown, or the backend needs a
-            newer Python than this one.
-    """
+def backend_kind(backend: Backend) -> ExecutorBackend | str:
+    """Return the :class:`ExecutorBackend` member named like ``backend``, else its name."""
     try:
-        member = ExecutorBackend(name.lower() if isinstance(name, str) else name)
+        return ExecutorBackend(backend.name)
     except ValueError:
-        known = ", ".join(member.value for member in ExecutorBackend)
+        return backend.name
+
+
+def _interpreter_missing() -> str | None:
+    if interpreter_pool_available():
+        return None
+    return (
+        "backend 'interpreter' needs Python 3.14+ (InterpreterPoolExecutor); "
+        f"this is {sys.version.split()[0]}. Use 'process' instead."
+    )
+
+
+def _loky_missing() -> str | None:
+    if importlib.util.find_spec("loky") is not None:
+        return None
+    return "backend 'loky' needs the loky package; install it with: pip install 'gristmill[loky]'"
+
+
+def _loky() -> Backend:
+    try:
+        from .loky import LokyBackend
+    except ImportError as exc:  # installed, but broken (or its cloudpickle is missing)
         raise UnsupportedBackendError(
-            f"unsupported backend {name!r}; choose one of: {known}"
-        ) from None
-    if member is ExecutorBackend.INTERPRETER and not interpreter_pool_available():
-        raise UnsupportedBackendError(
-            "backend 'interpreter' needs Python 3.14+ (InterpreterPoolExecutor); "
-            f"this is {sys.version.split()[0]}. Use 'process' instead."
-        )
-    return member, _BUILTIN[member]
+            f"backend 'loky' could not be imported ({exc}); reinstall it with: "
+            "pip install 'gristmill[loky]'"
+        ) from exc
+    return LokyBackend()
+
+
+add_backend(ExecutorBackend.THREAD.value, ThreadBackend)
+add_backend(ExecutorBackend.PROCESS.value, ProcessBackend)
+add_backend(ExecutorBackend.INTERPRETER.value, InterpreterBackend, missing=_interpreter_missing)
+add_backend("loky", _loky, missing=_loky_missing)

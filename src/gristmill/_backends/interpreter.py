@@ -24,6 +24,12 @@ class InterpreterBackend:
     can_kill_workers = False
     accepted_options = frozenset({"initializer", "initargs"})
 
+    def open(self, options: Mapping[str, Any]) -> None:
+        """Interpreter pools need nothing per manager."""
+
+    def close(self) -> None:
+        """Nothing to release."""
+
     def dumps(self, obj: Any) -> bytes:
         """Pickle with the stdlib, at its highest protocol."""
         return pickle.dumps(obj, pickle.HIGHEST_PROTOCOL)

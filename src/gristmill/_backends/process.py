@@ -35,6 +35,12 @@ class ProcessBackend:
     can_kill_workers = True
     accepted_options = frozenset({"initializer", "initargs", "mp_context", "max_tasks_per_child"})
 
+    def open(self, options: Mapping[str, Any]) -> None:
+        """Process pools need nothing per manager."""
+
+    def close(self) -> None:
+        """Nothing to release."""
+
     def dumps(self, obj: Any) -> bytes:
         """Pickle with the stdlib, at its highest protocol."""
         return pickle.dumps(obj, pickle.HIGHEST_PROTOCOL)
