@@ -10,7 +10,7 @@ from collections import Counter
 
 import pytest
 
-from gristmill import BatchEnd, GrinderCrashedError, Hooks, LeasedExecutorManager
+from gristmill import BatchEnd, GrinderCrashedError, Hooks, LeasedExecutorManager, WorkGrinder
 from gristmill.testing import FakeClock
 from tests.grinder.conftest import GrinderFactory
 from tests.grinder.fakes import Gate
@@ -133,13 +133,21 @@ async def test_an_item_cancelled_in_flight_does_not_run_after_its_lease_is_lost(
 
 @pytest.mark.xfail(strict=True, reason=LOST_CANCELLED_BUG)
 async def test_a_cancelled_item_sent_back_by_a_lost_lease_cannot_crash_the_grinder(
-    make_grinder: GrinderFactory, clock: FakeClock
+    manager: LeasedExecutorManager, clock: FakeClock
 ) -> None:
-    grinder = await make_grinder(lease_seconds=60.0, batch_size_threshold=3, deadline_seconds=5.0)
-    futures = [await grinder.enqueue(abs, -i) for i in range(3)]
-    await asyncio.sleep(0)
-    clock.advance(HARD_EXPIRY)
-    assert futures[0].cancel()
-    await asyncio.wait_for(asyncio.wait(futures[1:]), 10)
-    assert grinder.stats()["state"] == "running"  # the dead item's deadline found it settled
-    assert not any(isinstance(f.exception(), GrinderCrashedError) for f in futures[1:])
+    # Built by hand, not by make_grinder: while the bug stands, the broken
+    # grinder's teardown check would fail too.
+    grinder = WorkGrinder(
+        executor_manager=manager, lease_seconds=60.0, batch_size_threshold=3, deadline_seconds=5.0
+    )
+    await grinder.start()
+    try:
+        futures = [await grinder.enqueue(abs, -i) for i in range(3)]
+        await asyncio.sleep(0)
+        clock.advance(HARD_EXPIRY)
+        assert futures[0].cancel()
+        outcomes = await asyncio.wait_for(asyncio.gather(*futures[1:], return_exceptions=True), 10)
+        assert not any(isinstance(outcome, GrinderCrashedError) for outcome in outcomes)
+        assert grinder.stats()["state"] == "running"  # the dead item's deadline found it settled
+    finally:
+        await asyncio.wait_for(grinder.stop(), 10)
