@@ -62,16 +62,20 @@ def _nested_async() -> Callable[[], Coroutine[Any, Any, None]]:
 
 
 async def enqueue_three_ways(grinder: WorkGrinder, fn: Any) -> list[TypeError]:
-    """Hand ``fn`` to enqueue, submit and submit_from_thread; return the three TypeErrors."""
+    """Hand ``fn`` to enqueue, submit and submit_from_thread; return the three TypeErrors.
+
+    Should ``fn`` get through, its job is cancelled at once, so the failure
+    report is not followed by a job nobody awaits.
+    """
     errors: list[TypeError] = []
     with pytest.raises(TypeError) as raised:
-        await grinder.enqueue(fn)
+        (await grinder.enqueue(fn)).cancel()
     errors.append(raised.value)
     with pytest.raises(TypeError) as raised:
-        await grinder.submit(fn)
+        await asyncio.wait_for(grinder.submit(fn), 10)
     errors.append(raised.value)
     with pytest.raises(TypeError) as raised:
-        await asyncio.to_thread(grinder.submit_from_thread, fn)
+        (await asyncio.to_thread(grinder.submit_from_thread, fn)).cancel()
     errors.append(raised.value)
     return errors
 
