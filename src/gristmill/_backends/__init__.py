@@ -1,8 +1,9 @@
 """Executor backends: one small module each, registered by name in one registry.
 
 The built-ins register here through the same :func:`add_backend` that
-:func:`gristmill.register_backend` uses. ``loky`` is registered lazily: its
-module (and the loky package) is imported only when a manager asks for it.
+:func:`gristmill.register_backend` uses. ``loky`` and ``dask`` are registered lazily:
+their modules (and the loky and distributed packages) are imported only when a
+manager asks for them.
 """
 
 from __future__ import annotations
@@ -83,3 +84,26 @@ add_backend(ExecutorBackend.THREAD.value, ThreadBackend)
 add_backend(ExecutorBackend.PROCESS.value, ProcessBackend)
 add_backend(ExecutorBackend.INTERPRETER.value, InterpreterBackend, missing=_interpreter_missing)
 add_backend("loky", _loky, missing=_loky_missing)
+
+
+def _dask_missing() -> str | None:
+    if importlib.util.find_spec("distributed") is not None:
+        return None
+    return (
+        "backend 'dask' needs the distributed package; install it with: "
+        "pip install 'gristmill[dask]'"
+    )
+
+
+def _dask() -> Backend:
+    try:
+        from .dask import DaskBackend
+    except ImportError as exc:  # installed, but broken
+        raise UnsupportedBackendError(
+            f"backend 'dask' could not be imported ({exc}); reinstall it with: "
+            "pip install 'gristmill[dask]'"
+        ) from exc
+    return DaskBackend()
+
+
+add_backend("dask", _dask, missing=_dask_missing)

@@ -1,0 +1,71 @@
+"""WorkGrinder on backend="dask": chunks carry lambdas, errors keep their type, crashes settle."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from concurrent.futures import BrokenExecutor
+
+import pytest
+
+from gristmill import LeasedExecutorManager, WorkGrinder
+from gristmill.testing import FakeClock
+from tests.dask import jobs
+from tests.helpers import assert_grinder_settled, assert_manager_empty, make_manager, wait_until
+
+BATCH = 6
+
+
+@pytest.fixture
+async def dask_manager(clock: FakeClock, address: str) -> AsyncIterator[LeasedExecutorManager]:
+    """A manager of one dask pool of one worker."""
+    manager = make_manager(clock, backend="dask", address=address, max_pools=1, workers_per_pool=1)
+    await manager.start()
+    yield manager
+    await manager.stop()
+    assert_manager_empty(manager)
+
+
+@pytest.fixture
+async def dask_grinder(dask_manager: LeasedExecutorManager) -> AsyncIterator[WorkGrinder]:
+    """A grinder on ``dask_manager``; ``BATCH`` items enqueued at once form one batch."""
+    manager = dask_manager
+    grinder = WorkGrinder(executor_manager=manager, batch_size_threshold=BATCH)
+    await grinder.start()
+    yield grinder
+    await grinder.stop()
+    assert_grinder_settled(grinder)
+
+
+async def test_a_batch_of_lambdas_and_closures_returns_every_result(
+    dask_grinder: WorkGrinder,
+) -> None:
+    offset = 100
+    futures = [await dask_grinder.enqueue(lambda n=n: n * n + offset) for n in range(BATCH)]
+    assert await asyncio.gather(*futures) == [n * n + offset for n in range(BATCH)]
+
+
+async def test_an_item_error_keeps_its_type_and_spares_the_rest(dask_grinder: WorkGrinder) -> None:
+    futures = [await dask_grinder.enqueue(abs, -n) for n in range(BATCH - 1)]
+    futures.append(await dask_grinder.enqueue(jobs.fail_with_key_error, "missing"))
+    outcomes = await asyncio.gather(*futures, return_exceptions=True)
+    assert outcomes[:-1] == list(range(BATCH - 1))
+    assert isinstance(outcomes[-1], KeyError)
+    assert outcomes[-1].args == ("missing",)
+
+
+async def test_a_worker_killed_mid_batch_settles_every_item_and_the_pool_is_replaced(
+    dask_grinder: WorkGrinder, dask_manager: LeasedExecutorManager
+) -> None:
+    futures = [await dask_grinder.enqueue(abs, -n) for n in range(BATCH - 1)]
+    futures.insert(2, await dask_grinder.enqueue(jobs.exit_worker))
+    outcomes = await asyncio.wait_for(asyncio.gather(*futures, return_exceptions=True), 30)
+
+    assert isinstance(outcomes[2], BrokenExecutor)
+    for outcome in outcomes:
+        assert isinstance(outcome, (int, BrokenExecutor)), outcome
+    await wait_until(
+        lambda: dask_manager.stats()["pools_broken"] == 1, what="the pool to be retired"
+    )
+    after = [await dask_grinder.enqueue(str, n) for n in range(BATCH)]
+    assert await asyncio.gather(*after) == [str(n) for n in range(BATCH)]
