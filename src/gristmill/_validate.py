@@ -9,6 +9,7 @@ names the field.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 from numbers import Real
@@ -52,6 +53,10 @@ def optional_duration(name: str, value: object) -> float | None:
 def sync_callable(fn: object) -> None:
     """Refuse what a grinder cannot run in an executor: non-callables and async functions.
 
+    ``functools.partial`` objects are seen through, so a partial of an async
+    function (or of an object with an async ``__call__``) is refused too, and
+    the message names what it wraps.
+
     Raises:
         TypeError: ``fn`` is not callable, or calling it would only create a
             coroutine (or async generator) that no one awaits; the message
@@ -64,22 +69,26 @@ def sync_callable(fn: object) -> None:
             else ""
         )
         raise TypeError(f"fn must be callable, got {type(fn).__name__}{hint}")
-    code = getattr(fn, "__code__", None)
-    if code is not None:
-        is_async = bool(getattr(code, "co_flags", 0) & _ASYNC_CODE)
-    else:  # partials, callable objects
-        is_async = (
-            inspect.iscoroutinefunction(fn)
-            or inspect.isasyncgenfunction(fn)
-            or inspect.iscoroutinefunction(type(fn).__call__)
-        )
-    if is_async:
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    if _is_async(fn):
         name = getattr(fn, "__qualname__", type(fn).__name__)
         raise TypeError(
             f"{name} is an async function; the grinder runs sync callables in executor "
             "workers, where nothing would await it. Await it on the event loop instead, "
             "or submit a plain (def) function"
         )
+
+
+def _is_async(fn: object) -> bool:
+    """Whether calling ``fn`` (not a partial) returns a coroutine or an async generator."""
+    code = getattr(fn, "__code__", None)
+    if code is not None:  # functions and bound methods: one flag test on the hot path
+        return bool(getattr(code, "co_flags", 0) & _ASYNC_CODE)
+    if inspect.iscoroutinefunction(fn):  # e.g. marked with inspect.markcoroutinefunction
+        return True
+    call = type(fn).__call__  # callable objects: their class says how a call runs
+    return inspect.iscoroutinefunction(call) or inspect.isasyncgenfunction(call)
 
 
 def duration(name: str, value: object, *, allow_zero: bool = False) -> float:

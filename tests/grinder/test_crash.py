@@ -131,3 +131,28 @@ async def test_stopping_the_manager_under_a_running_batch_settles_every_caller(
         assert stats["submitted"] == stats["completed"] + stats["failed"] + stats["cancelled"]
     finally:
         await grinder.stop()
+
+
+async def test_stopping_the_manager_fails_callers_waiting_for_room_in_a_full_queue(
+    manager: LeasedExecutorManager,
+) -> None:
+    grinder = WorkGrinder(executor_manager=manager, batch_size_threshold=2, max_pending=2)
+    await grinder.start()
+    held = [await manager.acquire(), await manager.acquire()]
+    try:
+        queued = [await grinder.enqueue(abs, -i) for i in range(2)]
+        waiting = asyncio.create_task(grinder.enqueue(abs, -2))
+        await wait_until(lambda: manager.stats()["waiters"] == 1, what="grinder waiting for lease")
+        await wait_until(lambda: grinder.stats()["waiting_for_room"] == 1, what="caller waits")
+        await manager.stop()
+        with pytest.raises(GrinderCrashedError) as raised:
+            await asyncio.wait_for(waiting, 10)
+        assert isinstance(raised.value.__cause__, NotStartedError)
+        outcomes = await asyncio.wait_for(asyncio.gather(*queued, return_exceptions=True), 10)
+        assert all(isinstance(outcome, GrinderCrashedError) for outcome in outcomes)
+        stats = grinder.stats()
+        assert (stats["submitted"], stats["failed"], stats["waiting_for_room"]) == (2, 2, 0)
+    finally:
+        await grinder.stop()
+        for lease in held:
+            await lease.release()
