@@ -45,6 +45,9 @@ def mirror(
     def copy(done: asyncio.Future[T]) -> None:
         if done.cancelled():
             target.cancel()
+            # Only this wakes concurrent.futures.wait() and as_completed(); ``copy``
+            # is the one caller, so ``target`` is still pending or just cancelled.
+            target.set_running_or_notify_cancel()
             return
         if not target.set_running_or_notify_cancel():
             return

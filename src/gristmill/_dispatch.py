@@ -27,7 +27,7 @@ import contextlib
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import BrokenExecutor, Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -42,8 +42,13 @@ from ._worker import Dumps, Outcome, decode_outcomes, encode_calls, run_calls, r
 __all__ = ["BatchContext", "Settle", "run_batch"]
 
 
-Settle = Callable[[Sequence[Job], Iterable[Outcome], float], None]
-"""Resolves items with their outcomes, pairwise, given when their batch started; owning loop."""
+Settle = Callable[[Sequence[Job], Iterable[Outcome], float, bool], None]
+"""Resolves items with their outcomes, pairwise; owning loop.
+
+Also given when their batch started, and whether the failures are the
+grinder's own timeouts (run timeouts), which are counted apart from errors
+the items raised themselves.
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +75,25 @@ class BatchContext:
     observe: Callable[[list[Job], float], None]
     clock: Clock
     max_retries: int
+
+
+@dataclass(slots=True)
+class _Verdicts:
+    """What a salvage decided for each item of a lost chunk."""
+
+    again: list[Job] = field(default_factory=list)
+    failed: list[Job] = field(default_factory=list)
+    errors: list[Outcome] = field(default_factory=list)
+    timed_out: list[Job] = field(default_factory=list)
+    timeouts: list[Outcome] = field(default_factory=list)
+
+    def fail(self, job: Job, error: BaseException | None) -> None:
+        self.failed.append(job)
+        self.errors.append((False, error))
+
+    def time_out(self, job: Job, error: TimeoutError) -> None:
+        self.timed_out.append(job)
+        self.timeouts.append((False, error))
 
 
 @dataclass(slots=True)
@@ -133,6 +157,7 @@ class _Batch:
         self.killed = False  # for a run timeout
         self.ran = False  # an item was seen to start on the pool
         self.victims: dict[Job, bool] = {}  # running when killed -> overran?
+        self.lone_runner: frozenset[Job] | None = None  # see _running_at_loss
 
     def submit_all(self, item_seconds: float | None) -> None:
         """Cut the batch into chunks and submit them; settle what never gets there."""
@@ -168,6 +193,11 @@ class _Batch:
                 return
             if abort.done():
                 self.abandon()
+                if self.min_timeout is not None and self.context.board is not None:
+                    # Nothing will watch the abandoned chunks: stop them now rather
+                    # than let a hung item hold its pool past its run timeout.
+                    self.killed = True
+                    await self.lease.retire()
                 return
             if wait is not None and self._find_overruns():
                 self.killed = True
@@ -202,7 +232,7 @@ class _Batch:
                 self.ran = True
                 self.context.observe(jobs, elapsed)
                 outcomes = decode_outcomes(result) if self.context.dumps else result
-                self.context.settle(jobs, outcomes, self.started_at)
+                self.context.settle(jobs, outcomes, self.started_at, False)
         except Exception as exc:  # e.g. a result that pickled but will not unpickle here
             self.fail([job for job in jobs if not job.done()], exc)
         finally:
@@ -226,13 +256,23 @@ class _Batch:
             return run_pickled, payload, chunk
         bad_index = {index for index, _ in bad}
         self.context.settle(
-            [chunk[index] for index, _ in bad], [(False, exc) for _, exc in bad], self.started_at
+            [chunk[index] for index, _ in bad],
+            [(False, exc) for _, exc in bad],
+            self.started_at,
+            False,
         )
         return run_pickled, payload, [job for i, job in enumerate(chunk) if i not in bad_index]
 
     def _never_ran(self, jobs: list[Job], exc: BaseException) -> None:
-        """A submit failed: a gone pool sends the items back, any other error fails them."""
-        if isinstance(exc, LeaseExpiredError | BrokenExecutor):
+        """A submit failed: the items go back if the pool was taken away, else they fail.
+
+        A revoked lease, or a pool broken by an item that ran, is no fault of
+        these items. A pool broken before anything ran on it would break again
+        for them, so they fail with its error instead of looping.
+        """
+        if isinstance(exc, LeaseExpiredError) or (
+            isinstance(exc, BrokenExecutor) and self._pool_ran()
+        ):
             self._requeue(jobs)
         else:
             self.fail(jobs, exc)
@@ -246,29 +286,59 @@ class _Batch:
         """
         running = self._running_index(record) if started else NOT_STARTED
         stillborn = started and not self._pool_ran()
-        revoked = self.context.clock.time() >= self.lease.hard_expires_at
-        failed: list[Job] = []
-        errors: list[BaseException] = []
-        again: list[Job] = []
+        verdicts = _Verdicts()
         for position, job in enumerate(record.jobs):
-            error: BaseException | None
             if job.done():  # cancelled by its caller or by stop(): settle counts it
-                error = asyncio.CancelledError()
+                verdicts.fail(job, asyncio.CancelledError())
             elif stillborn:
-                error = cause
+                verdicts.fail(job, cause)
             elif self.killed:
-                error = self._timeout_error(job) if job in self.victims else None
+                if job in self.victims:
+                    verdicts.time_out(job, self._timeout_error(job))
+                else:
+                    verdicts.again.append(job)
             elif running is None or position == running:
-                error = self._charge(job, cause, revoked)
+                self._blame(job, cause, verdicts)
             else:
-                error = None
-            if error is None:
-                again.append(job)
+                verdicts.again.append(job)
+        self._requeue(verdicts.again)
+        if verdicts.failed:
+            self.context.settle(verdicts.failed, verdicts.errors, self.started_at, False)
+        if verdicts.timed_out:
+            self.context.settle(verdicts.timed_out, verdicts.timeouts, self.started_at, True)
+
+    def _blame(self, job: Job, cause: BaseException | None, verdicts: _Verdicts) -> None:
+        """``job`` was running when its pool died: charge it if it alone can be at fault.
+
+        With other items running beside it, any of them may have killed the
+        pool: each becomes a suspect, uncharged, and runs alone next time, where
+        a death is certainly its own.
+        """
+        job.suspect = True
+        if job not in self._running_at_loss():
+            verdicts.again.append(job)
+            return
+        job.attempts += 1
+        if job.attempts <= self.context.max_retries:
+            verdicts.again.append(job)
+            return
+        revoked = self.context.clock.time() >= self.lease.hard_expires_at
+        verdicts.fail(job, self._spent(job, cause, revoked))
+
+    def _running_at_loss(self) -> frozenset[Job]:
+        """The item running alone in the pool when it died, or nothing if several (or unknown).
+
+        Read once, at the first lost chunk: the pool is dead, so the board no
+        longer moves, and chunks settled later still hold their slots.
+        """
+        if self.lone_runner is None:
+            board = self.context.board
+            if board is None:
+                running = self.items if len(self.items) == 1 else []
             else:
-                failed.append(job)
-                errors.append(error)
-        self._requeue(again)
-        self._fail_each(failed, errors)
+                running = [job for _, job, _ in self._running(board, include_done=True)]
+            self.lone_runner = frozenset(running) if len(running) == 1 else frozenset()
+        return self.lone_runner
 
     def _pool_ran(self) -> bool:
         """Whether any item of this batch was seen to start on the pool."""
@@ -286,21 +356,18 @@ class _Batch:
             return None
         return board.read(record.slot)[0]
 
-    def _charge(self, job: Job, cause: BaseException | None, revoked: bool) -> BaseException | None:
-        """Charge ``job`` one attempt for the run that died under it; the error once spent."""
-        job.attempts += 1
-        if job.attempts <= self.context.max_retries:
-            return None
+    def _spent(self, job: Job, cause: BaseException | None, revoked: bool) -> BaseException:
+        """The error for an item that has used up its retries."""
         runs = f"{job.attempts} time{'s' if job.attempts > 1 else ''}"
         if revoked:
             return LeaseExpiredError(
-                f"the lease ran out while this item was running ({runs}); its pool was "
-                "retired. Give the grinder a longer lease_seconds"
+                f"the lease ran out while this item was running alone ({runs}); its pool "
+                "was retired. Give the grinder a longer lease_seconds"
             )
         error = WorkerCrashedError(
-            f"the worker process died while running this item ({runs}, max_retries="
-            f"{self.context.max_retries}): {cause!r}. The item itself likely kills its "
-            "worker (os._exit, a segfault, running out of memory, or a signal)"
+            f"the worker process died while running this item alone ({runs}, max_retries="
+            f"{self.context.max_retries}): {cause!r}. The item itself kills its worker "
+            "(os._exit, a segfault, running out of memory, or a signal)"
         )
         error.__cause__ = cause
         return error
@@ -345,27 +412,35 @@ class _Batch:
             }
         return overran
 
-    def _running(self, board: ProgressBoard) -> Iterable[tuple[_Chunk, Job, float]]:
-        """Yield ``(chunk, item, started)`` for each item the board shows running."""
+    def _running(
+        self, board: ProgressBoard, *, include_done: bool = False
+    ) -> Iterable[tuple[_Chunk, Job, float]]:
+        """Yield ``(chunk, item, started)`` for each item the board shows running.
+
+        Chunks whose future is done are skipped unless ``include_done`` (their
+        pool died and the board shows where they stopped).
+        """
         for record in self.chunks:
-            if record.slot < 0 or record.future is None or record.future.done():
+            if record.slot < 0 or record.future is None:
+                continue
+            if record.future.done() and not include_done:
                 continue
             index, started = board.read(record.slot)
             if 0 <= index < len(record.jobs):
                 yield record, record.jobs[index], started
 
     def _requeue(self, jobs: list[Job]) -> None:
+        gone = [job for job in jobs if job.done()]  # cancelled while in flight
+        if gone:
+            self.fail(gone, asyncio.CancelledError())
+            jobs = [job for job in jobs if not job.done()]
         if jobs:
             self.requeued += len(jobs)
             self.context.requeue(jobs)
 
-    def fail(self, jobs: Sequence[Job], exc: BaseException) -> None:
+    def fail(self, jobs: Sequence[Job], exc: BaseException | None) -> None:
         """Settle every item in ``jobs`` with the same exception."""
-        self.context.settle(jobs, [(False, exc)] * len(jobs), self.started_at)
-
-    def _fail_each(self, jobs: Sequence[Job], errors: Sequence[BaseException]) -> None:
-        if jobs:
-            self.context.settle(jobs, [(False, exc) for exc in errors], self.started_at)
+        self.context.settle(jobs, [(False, exc)] * len(jobs), self.started_at, False)
 
     def _release_slot(self, record: _Chunk) -> None:
         board = self.context.board

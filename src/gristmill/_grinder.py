@@ -41,6 +41,9 @@ class _State(enum.Enum):
     BROKEN = "broken"
 
 
+_UNCHECKED = object()
+"""What ``_last_checked`` holds before any callable was checked; never a user's ``fn``."""
+
 _OBSERVABLE = frozenset({_State.RUNNING, _State.STOPPING, _State.BROKEN})
 """States in which the owning loop can still answer ``stats_from_thread``."""
 
@@ -148,7 +151,7 @@ class WorkGrinder:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         self._crash: BaseException | None = None
-        self._last_checked: object = None
+        self._last_checked: object = _UNCHECKED
 
     async def start(self) -> None:
         """Start the background task and bind the grinder to the running loop.
@@ -211,7 +214,7 @@ class WorkGrinder:
         finally:
             if timer is not None:
                 timer.cancel()
-        self._last_checked = None
+        self._last_checked = _UNCHECKED
         if self._state is _State.STOPPING:
             self._state = _State.STOPPED
 

@@ -27,9 +27,10 @@ class Job(asyncio.Future[Any]):
         owner: The caller's label, if any.
         deadline: Clock time by which it must be dispatched (``inf`` for none).
         run_timeout: Seconds it may run before its worker is killed, or ``None``.
-        attempts: Runs it was charged for that ended with its worker dying
-            (or its lease revoked) under it. A job with attempts is suspect,
-            and runs alone in its batch, so the next death is its own.
+        attempts: Runs it was charged for: it was running alone in its pool
+            when the pool died (or its lease was revoked).
+        suspect: It was running when its pool died. A suspect runs alone in
+            its next batch, so that a death there is certainly its own.
         on_cancel: Called with the job if it is cancelled while still queued;
             the grinder clears it when the job leaves the queue.
     """
@@ -44,6 +45,7 @@ class Job(asyncio.Future[Any]):
         "on_cancel",
         "owner",
         "run_timeout",
+        "suspect",
     )
 
     fn: Callable[..., Any]
@@ -54,6 +56,7 @@ class Job(asyncio.Future[Any]):
     deadline: float
     run_timeout: float | None
     attempts: int
+    suspect: bool
     on_cancel: Callable[[Job], None] | None
 
     def cancel(self, msg: Any | None = None) -> bool:

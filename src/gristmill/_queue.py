@@ -44,9 +44,9 @@ class JobQueue:
     def requeue(self, jobs: list[Job]) -> None:
         """Put ``jobs`` back at the front, in order, due at once.
 
-        Suspects (jobs with ``attempts``) go first, so they are retried soonest.
+        Suspects go first, so they are retried soonest.
         """
-        ordered = sorted(jobs, key=lambda job: job.attempts == 0)
+        ordered = sorted(jobs, key=lambda job: not job.suspect)
         for job in reversed(ordered):
             job.on_cancel = self._hook
             self._jobs.appendleft(job)
@@ -67,8 +67,8 @@ class JobQueue:
     def take(self, size: int) -> list[Job]:
         """Remove and return up to ``size`` live jobs, oldest first.
 
-        A suspect job (one with ``attempts``) is always taken alone, so that
-        if its worker dies again nothing else is blamed or disturbed.
+        A suspect job is always taken alone, so that if its worker dies again
+        the death is certainly its own, and nothing else is disturbed.
         """
         jobs = self._jobs
         taken: list[Job] = []
@@ -77,12 +77,12 @@ class JobQueue:
             if job.on_cancel is None:  # cancelled or expired while queued
                 jobs.popleft()
                 continue
-            if job.attempts and taken:
+            if job.suspect and taken:
                 break
             jobs.popleft()
             job.on_cancel = None
             taken.append(job)
-            if job.attempts:
+            if job.suspect:
                 break
         self._left(len(taken))
         return taken

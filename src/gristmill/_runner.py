@@ -161,6 +161,7 @@ class Runner:
         job.enqueued_at = now = self._time()
         job.run_timeout = policy.run_timeout if run_timeout is None else run_timeout
         job.attempts = 0
+        job.suspect = False
         seconds = policy.deadline if deadline_seconds is None else deadline_seconds
         job.deadline = math.inf if seconds is None else now + seconds
         live = self.queue.push(job)
@@ -286,8 +287,19 @@ class Runner:
         # backlog is still shared out as if its slot were free.
         self._busy_batches -= 1
 
-    def _settle(self, jobs: Sequence[Job], outcomes: Iterable[Outcome], started: float) -> None:
-        """Resolve each job's future with its outcome; count what happened."""
+    def _settle(
+        self,
+        jobs: Sequence[Job],
+        outcomes: Iterable[Outcome],
+        started: float,
+        timeouts: bool = False,
+    ) -> None:
+        """Resolve each job's future with its outcome; count what happened.
+
+        ``timeouts``: the failures are the grinder's own run timeouts, counted
+        as ``timed_out``; otherwise every failure counts as ``failed``, even a
+        ``TimeoutError`` that a job raised itself.
+        """
         completed = failed = timed_out = 0
         hooks = self._hooks
         for job, (ok, value) in zip(jobs, outcomes, strict=True):
@@ -299,7 +311,7 @@ class Runner:
                 kind = "completed"
             else:
                 job.set_exception(value)
-                if isinstance(value, TimeoutError):
+                if timeouts:
                     timed_out += 1
                     kind = "timed_out"
                 else:

@@ -7,11 +7,13 @@ from collections.abc import AsyncIterator
 from concurrent.futures import BrokenExecutor
 
 import pytest
+from distributed import Client
 
 from gristmill import LeasedExecutorManager, WorkGrinder
 from gristmill.testing import FakeClock
 from tests.dask import jobs
-from tests.helpers import assert_grinder_settled, assert_manager_empty, make_manager, wait_until
+from tests.dask.conftest import WORKERS
+from tests.helpers import assert_grinder_settled, assert_manager_empty, make_manager
 
 BATCH = 6
 
@@ -55,17 +57,18 @@ async def test_an_item_error_keeps_its_type_and_spares_the_rest(dask_grinder: Wo
 
 
 async def test_a_worker_killed_mid_batch_settles_every_item_and_the_pool_is_replaced(
-    dask_grinder: WorkGrinder, dask_manager: LeasedExecutorManager
+    dask_grinder: WorkGrinder, dask_manager: LeasedExecutorManager, dask_client: Client
 ) -> None:
     futures = [await dask_grinder.enqueue(abs, -n) for n in range(BATCH - 1)]
     futures.insert(2, await dask_grinder.enqueue(jobs.exit_worker))
     outcomes = await asyncio.wait_for(asyncio.gather(*futures, return_exceptions=True), 30)
 
     assert isinstance(outcomes[2], BrokenExecutor)
+    # The others ran, or were retried alone and found no worker while the nanny
+    # restarted the killed one: each settles either way, none hangs.
     for outcome in outcomes:
         assert isinstance(outcome, (int, BrokenExecutor)), outcome
-    await wait_until(
-        lambda: dask_manager.stats()["pools_broken"] == 1, what="the pool to be retired"
-    )
+    assert dask_manager.stats()["pools_broken"] >= 1
+    await asyncio.to_thread(dask_client.wait_for_workers, WORKERS, 30)
     after = [await dask_grinder.enqueue(str, n) for n in range(BATCH)]
     assert await asyncio.gather(*after) == [str(n) for n in range(BATCH)]

@@ -99,16 +99,7 @@ async def test_an_async_callable_raises_type_error_at_enqueue(
     await assert_still_works(grinder)
 
 
-NONE_SKIPS_THE_CHECK = pytest.mark.xfail(
-    strict=True,
-    reason="reported bug: WorkGrinder._last_checked starts (and is reset) as None, so the "
-    "cached sync-callable check skips fn=None",
-)
-
-
-@pytest.mark.parametrize(
-    "value", [42, "abs", pytest.param(None, marks=NONE_SKIPS_THE_CHECK), [abs]]
-)
+@pytest.mark.parametrize("value", [42, "abs", None, [abs]])
 async def test_a_non_callable_raises_type_error_naming_its_type(
     make_grinder: GrinderFactory, value: object
 ) -> None:

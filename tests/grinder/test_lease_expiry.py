@@ -8,8 +8,6 @@ import asyncio
 import threading
 from collections import Counter
 
-import pytest
-
 from gristmill import BatchEnd, GrinderCrashedError, Hooks, LeasedExecutorManager, WorkGrinder
 from gristmill.testing import FakeClock
 from tests.grinder.conftest import GrinderFactory
@@ -108,13 +106,6 @@ async def test_requeued_items_wait_for_the_revoked_batch_to_free_its_slot(
     assert manager.stats()["leases_granted"] == 2
 
 
-LOST_CANCELLED_BUG = (
-    "reported bug: an item its caller cancelled while in flight is requeued when its lease is "
-    "lost before submission (Runner._requeue does not settle done jobs)"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=LOST_CANCELLED_BUG)
 async def test_an_item_cancelled_in_flight_does_not_run_after_its_lease_is_lost(
     make_grinder: GrinderFactory, clock: FakeClock
 ) -> None:
@@ -131,7 +122,6 @@ async def test_an_item_cancelled_in_flight_does_not_run_after_its_lease_is_lost(
     assert (stats["retried"], stats["cancelled"], stats["completed"]) == (2, 1, 2)
 
 
-@pytest.mark.xfail(strict=True, reason=LOST_CANCELLED_BUG)
 async def test_a_cancelled_item_sent_back_by_a_lost_lease_cannot_crash_the_grinder(
     manager: LeasedExecutorManager, clock: FakeClock
 ) -> None:

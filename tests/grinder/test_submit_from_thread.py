@@ -115,3 +115,24 @@ async def _submit_gated(
         return [grinder.submit_from_thread(gate.hold, i) for i in range(count)]
 
     return await asyncio.to_thread(from_worker)
+
+
+async def test_a_future_its_thread_cancelled_is_seen_done_by_wait(grinder: WorkGrinder) -> None:
+    def cancel_and_wait() -> bool:
+        future = grinder.submit_from_thread(int, "1")
+        assert future.cancel()
+        done, _ = concurrent.futures.wait([future], timeout=GATE_TIMEOUT)
+        return future in done
+
+    assert await asyncio.to_thread(cancel_and_wait)
+
+
+async def test_a_job_cancelled_by_stop_is_seen_done_by_as_completed(grinder: WorkGrinder) -> None:
+    future = await asyncio.to_thread(grinder.submit_from_thread, int, "1")
+    await grinder.stop(cancel_pending=True)
+
+    def wait_for_it() -> list[concurrent.futures.Future[int]]:
+        return list(concurrent.futures.as_completed([future], timeout=GATE_TIMEOUT))
+
+    assert await asyncio.to_thread(wait_for_it) == [future]
+    assert future.cancelled()

@@ -151,12 +151,6 @@ async def test_worker_crash_leaves_a_batch_on_another_pool_untouched(
         await asyncio.wait_for(manager.stop(), STOP_BOUND)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=WorkerCrashedError,
-    reason="known bug: every item running when a pool breaks is charged an attempt, so with "
-    "max_retries=0 an item on a sibling worker fails as if it had killed its worker",
-)
 async def test_item_running_on_a_sibling_worker_is_not_blamed_for_the_crash(
     process_manager: LeasedExecutorManager, tmp_path: Path
 ) -> None:

@@ -107,12 +107,6 @@ async def test_stop_drains_a_hung_item_once_its_run_timeout_stops_it(
     assert grinder.stats()["timed_out"] == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="known bug: a batch abandoned by stop(cancel_pending=True) releases its lease, so "
-    "nothing stops its hung item any more and the pool drains until the job ends by itself",
-)
 async def test_stop_with_cancel_pending_still_stops_an_item_past_its_run_timeout(
     process_manager: LeasedExecutorManager, tmp_path: Path
 ) -> None:

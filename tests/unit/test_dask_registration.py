@@ -6,6 +6,7 @@ already have imported distributed.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -44,7 +45,10 @@ def test_importing_gristmill_does_not_import_distributed() -> None:
 
 
 def test_dask_is_listed_when_distributed_is_installed() -> None:
-    pytest.importorskip("distributed")
+    # find_spec, not importorskip: importing distributed here would install its
+    # exception picklers in this process for every later test.
+    if importlib.util.find_spec("distributed") is None:
+        pytest.skip("distributed is not installed")
     out = _run(
         """
         from gristmill.backends import available_backends
