@@ -36,7 +36,7 @@ class Deadlines:
         due: list[Job] = []
         while heap and heap[0][0] <= now:
             job = heapq.heappop(heap)[2]
-            if job.on_cancel is not None:  # still queued
+            if job.on_cancel is not None and job.deadline <= now:  # queued, not requeued
                 due.append(job)
         return due
 

@@ -83,6 +83,8 @@ class WorkGrinder:
         deadline_seconds: Default deadline of every item: one not dispatched
             this many seconds after it was queued fails with ``TimeoutError``
             without running. ``None``: no deadline. Per item: :class:`Work`.
+            An item queued again after its pool died was dispatched in time,
+            so the deadline no longer applies to it.
         run_timeout_seconds: Default hard run-time limit of every item
             (process backend only). An item that runs longer fails with
             ``TimeoutError``; its pool's workers are killed, the items

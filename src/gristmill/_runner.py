@@ -338,10 +338,9 @@ class Runner:
                 self.cancelled += 1
                 self._item_done(job, "cancelled")
             return
+        for job in jobs:  # dispatched once: its deadline was met
+            job.deadline = math.inf
         self.queue.requeue(jobs)
-        for job in jobs:
-            if job.deadline != math.inf and self._deadlines.add(job):
-                self._arm_deadline_timer()
         if self._task is None or self._task.done():  # a flush had already emptied the queue
             self._spawn_runner(f"{self.policy.owner_prefix}-runner")
         self._wake()

@@ -11,7 +11,7 @@ import pytest
 from gristmill import LeasedExecutorManager, Work, WorkGrinder
 from gristmill.testing import FakeClock
 from tests.grinder.conftest import GrinderFactory
-from tests.grinder.fakes import loop_turns
+from tests.grinder.fakes import Gate, loop_turns
 from tests.helpers import wait_until
 
 
@@ -201,3 +201,21 @@ def test_a_bad_grinder_deadline_raises_naming_it(
 ) -> None:
     with pytest.raises(error, match="deadline_seconds"):
         WorkGrinder(executor_manager=manager, deadline_seconds=value)
+
+
+async def test_an_item_requeued_after_its_lease_was_revoked_no_longer_has_a_deadline(
+    make_grinder: GrinderFactory, clock: FakeClock, manager: LeasedExecutorManager
+) -> None:
+    # One batch at a time: the requeued items wait for the revoked batch's slot.
+    grinder = await make_grinder(
+        deadline_seconds=80.0, lease_seconds=60.0, max_concurrent_batches=1
+    )
+    with Gate() as gate:
+        futures = [await grinder.enqueue(gate.hold, i) for i in range(4)]
+        await wait_until(lambda: gate.arrived == 2, what="both workers busy")
+        clock.advance(75.0)  # the lease (60 s + 15 s grace) is revoked
+        await wait_until(lambda: grinder.stats()["retried"] == 2, what="requeued")
+        clock.advance(10.0)  # past the 80 s deadline while they wait for the slot
+        await loop_turns()
+        assert grinder.stats()["timed_out"] == 0
+    assert await asyncio.wait_for(asyncio.gather(*futures), 10) == [0, 1, 2, 3]
