@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from functools import partial
 from typing import Any, TypeVar
 
 from ._worker import stop_iteration_error
 
-__all__ = ["call_in_loop", "mirror", "wrap_call"]
+__all__ = ["call_in_loop", "enqueue_from_thread", "mirror", "wrap_call"]
 
 T = TypeVar("T")
 
@@ -63,6 +63,36 @@ def mirror(
 
     source.add_done_callback(copy)
     target.add_done_callback(propagate_cancel)
+
+
+def enqueue_from_thread(
+    loop: asyncio.AbstractEventLoop,
+    put_now: Callable[[], asyncio.Future[T] | None],
+    put_later: Callable[[], Coroutine[Any, Any, T]],
+) -> concurrent.futures.Future[T]:
+    """Queue work on ``loop`` from another thread; return a future for its outcome. Any thread.
+
+    On the loop, ``put_now()`` queues the work and returns its future, or
+    returns ``None`` when it must wait (a full queue): ``put_later()`` then
+    runs as a task that waits and queues it. An error from ``put_now`` fails
+    the returned future. Cancelling the returned future cancels the work,
+    or the wait for room.
+    """
+    result: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+    def put() -> None:
+        try:
+            future = put_now()
+            if future is None:
+                future = loop.create_task(put_later())
+        except BaseException as exc:
+            if result.set_running_or_notify_cancel():
+                result.set_exception(exc)
+            return
+        mirror(future, result, loop)
+
+    loop.call_soon_threadsafe(put)
+    return result
 
 
 def wrap_call(

@@ -18,7 +18,7 @@ from typing import Any, TypeVar, final
 
 from . import _validate as validate
 from ._admission import Overflow
-from ._bridge import call_in_loop, mirror
+from ._bridge import call_in_loop, enqueue_from_thread
 from ._clock import Clock, MonotonicClock
 from ._errors import GrinderCrashedError, GrinderOverloadedError, NotStartedError, WrongLoopError
 from ._policy import BatchPolicy, require_run_timeout_support
@@ -240,16 +240,8 @@ class WorkGrinder:
             WorkerCrashedError: its worker process kept dying under it.
             Exception: whatever ``fn`` raised.
         """
-        future: asyncio.Future[T]
-        runner = self._runner
-        if (
-            self._state is _State.RUNNING
-            and get_running_loop() is self._loop
-            and runner.admission.max_pending is None
-        ):  # the hot path: nothing to wait for
-            self._check_callable(fn)
-            future = runner.put(fn, args, kwargs, owner)
-        else:
+        future = self._put_at_once(fn, args, kwargs, owner)
+        if future is None:
             future = await self._enqueue("submit", fn, args, kwargs, owner)
         return await future
 
@@ -270,15 +262,10 @@ class WorkGrinder:
             GrinderOverloadedError: the queue is full and ``overflow="reject"``.
             TypeError: ``fn`` is not callable, or is an async function.
         """
-        runner = self._runner
-        if (
-            self._state is _State.RUNNING
-            and get_running_loop() is self._loop
-            and runner.admission.max_pending is None
-        ):  # the hot path: nothing to wait for
-            self._check_callable(fn)
-            return runner.put(fn, args, kwargs, owner)
-        return await self._enqueue("enqueue", fn, args, kwargs, owner)
+        future = self._put_at_once(fn, args, kwargs, owner)
+        if future is None:
+            future = await self._enqueue("enqueue", fn, args, kwargs, owner)
+        return future
 
     async def submit_work(self, work: Work[T]) -> T:
         """Like :meth:`submit`, for a :class:`Work` with its per-item options."""
@@ -333,6 +320,28 @@ class WorkGrinder:
             work.run_timeout_seconds,
         )
 
+    def _put_at_once(
+        self,
+        fn: Callable[..., T],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        owner: str | None,
+    ) -> asyncio.Future[T] | None:
+        """The hot path: queue the job now, or return None if it needs the checks of ``_enqueue``.
+
+        Taken when the grinder runs on this loop and its queue is unbounded,
+        so there is nothing to wait for and nothing to explain.
+        """
+        if (
+            self._state is not _State.RUNNING
+            or get_running_loop() is not self._loop
+            or self._runner.admission.max_pending is not None
+        ):
+            return None
+        self._check_callable(fn)
+        job: asyncio.Future[T] = self._runner.put(fn, args, kwargs, owner)
+        return job
+
     async def _enqueue(
         self,
         what: str,
@@ -369,32 +378,23 @@ class WorkGrinder:
     ) -> concurrent.futures.Future[T]:
         loop = self._require_foreign_thread("submit_from_thread")
         validate.sync_callable(fn)  # here, not via the cache: this is another thread
-        result: concurrent.futures.Future[T] = concurrent.futures.Future()
 
-        async def enqueue_and_wait() -> T:
+        def put_now() -> asyncio.Future[T] | None:
+            self._require_accepting_state()
+            if not self._runner.admission.has_room():
+                return None
+            job: asyncio.Future[T] = self._runner.put(
+                fn, args, kwargs, owner, deadline, run_timeout
+            )
+            return job
+
+        async def put_later() -> T:  # wait for room (or be refused) on the loop
             future = await self._enqueue(
                 "submit_from_thread", fn, args, kwargs, owner, deadline, run_timeout
             )
             return await future
 
-        def put() -> None:
-            runner = self._runner
-            try:
-                self._require_accepting_state()
-                if not runner.admission.has_room():  # wait (or be refused) on the loop
-                    mirror(loop.create_task(enqueue_and_wait()), result, loop)
-                    return
-                future: asyncio.Future[T] = runner.put(
-                    fn, args, kwargs, owner, deadline, run_timeout
-                )
-            except BaseException as exc:
-                if result.set_running_or_notify_cancel():
-                    result.set_exception(exc)
-                return
-            mirror(future, result, loop)
-
-        loop.call_soon_threadsafe(put)
-        return result
+        return enqueue_from_thread(loop, put_now, put_later)
 
     def _check_callable(self, fn: object) -> None:
         """``validate.sync_callable``, skipped for the function checked last (owning loop)."""
@@ -449,32 +449,12 @@ class WorkGrinder:
         return call_in_loop(loop, self._snapshot).result(limit)
 
     def _snapshot(self) -> GrinderStats:
-        runner = self._runner
-        policy = runner.policy
-        head = runner.queue.head()
-        return {
-            "started": self._state in (_State.RUNNING, _State.STOPPING),
-            "stopping": self._state is _State.STOPPING,
-            "state": self._state.value,
-            "pending": runner.queue.live,
-            "batch_size_threshold": policy.threshold,
-            "max_wait_seconds": policy.max_wait,
-            "lease_seconds": policy.lease_seconds,
-            "oldest_wait_seconds": 0.0 if head is None else self._clock.time() - head.enqueued_at,
-            "max_concurrent_batches": policy.max_concurrent,
-            "submitted": runner.submitted,
-            "completed": runner.completed,
-            "failed": runner.failed,
-            "cancelled": runner.cancelled,
-            "batches": runner.batches,
-            "running_batches": runner.running_batches,
-            "in_flight": runner.in_flight,
-            "timed_out": runner.timed_out,
-            "rejected": runner.rejected,
-            "retried": runner.retried,
-            "max_pending": policy.max_pending,
-            "waiting_for_room": runner.admission.waiting,
-        }
+        state = self._state
+        return self._runner.snapshot(
+            state=state.value,
+            started=state in (_State.RUNNING, _State.STOPPING),
+            stopping=state is _State.STOPPING,
+        )
 
     def _require_loop(self, what: str) -> asyncio.AbstractEventLoop:
         loop = asyncio.get_running_loop()

@@ -31,6 +31,7 @@ from ._job import Job
 from ._policy import BatchPolicy
 from ._queue import JobQueue
 from ._source import LeaseLike, LeaseSource
+from ._stats import GrinderStats
 from ._worker import Outcome
 from .hooks import BatchEnd, BatchStart, Hooks, ItemDone, ItemOutcome, notify
 
@@ -135,6 +136,34 @@ class Runner:
             task for task in (self._task, *self._batch_tasks) if task and not task.done()
         ]:
             await asyncio.wait(tasks)
+
+    def snapshot(self, *, state: str, started: bool, stopping: bool) -> GrinderStats:
+        """Build ``stats()`` from the counters, the queue and the grinder's lifecycle ``state``."""
+        policy = self.policy
+        head = self.queue.head()
+        return {
+            "started": started,
+            "stopping": stopping,
+            "state": state,
+            "pending": self.queue.live,
+            "batch_size_threshold": policy.threshold,
+            "max_wait_seconds": policy.max_wait,
+            "lease_seconds": policy.lease_seconds,
+            "oldest_wait_seconds": 0.0 if head is None else self._time() - head.enqueued_at,
+            "max_concurrent_batches": policy.max_concurrent,
+            "submitted": self.submitted,
+            "completed": self.completed,
+            "failed": self.failed,
+            "cancelled": self.cancelled,
+            "batches": self.batches,
+            "running_batches": self.running_batches,
+            "in_flight": self.in_flight,
+            "timed_out": self.timed_out,
+            "rejected": self.rejected,
+            "retried": self.retried,
+            "max_pending": policy.max_pending,
+            "waiting_for_room": self.admission.waiting,
+        }
 
     def reject(self) -> None:
         """Count a job refused by a full queue (``overflow="reject"``)."""

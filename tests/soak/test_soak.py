@@ -59,6 +59,26 @@ def check_report(report: Report, ledger: Ledger, shape: SoakShape) -> None:
     assert report.late_rss_growth_mib < MAX_LATE_RSS_GROWTH_MIB, report.samples
 
 
+async def soak(
+    title: str,
+    manager: LeasedExecutorManager,
+    grinder: WorkGrinder,
+    ledger: Ledger,
+    shape: SoakShape,
+) -> Report:
+    """Start both, run the soak, stop both whatever happens; print and check the report."""
+    await manager.start()
+    try:
+        await grinder.start()
+        report = await run_soak(grinder, ledger, shape)
+    finally:
+        await grinder.stop(cancel_pending=True)
+        await manager.stop()
+    print("\n" + report.summary(title))
+    check_report(report, ledger, shape)
+    return report
+
+
 # One loop is enough for the long run (uvloop gets the process soak); both
 # would double the soak's wall time.
 @pytest.mark.asyncio(loop_factories=["asyncio"])
@@ -84,15 +104,7 @@ async def test_a_million_thread_items_resolve_once_each_with_flat_memory() -> No
         sample_every=100_000,
         seed=40,
     )
-    await manager.start()
-    try:
-        await grinder.start()
-        report = await run_soak(grinder, ledger, shape)
-    finally:
-        await grinder.stop(cancel_pending=True)
-        await manager.stop()
-    print("\n" + report.summary("thread soak"))
-    check_report(report, ledger, shape)
+    await soak("thread soak", manager, grinder, ledger, shape)
 
 
 async def test_process_items_survive_killed_workers_and_resolve_once_each() -> None:
@@ -123,13 +135,5 @@ async def test_process_items_survive_killed_workers_and_resolve_once_each() -> N
         sample_every=10_000,
         seed=50,
     )
-    await manager.start()
-    try:
-        await grinder.start()
-        report = await run_soak(grinder, ledger, shape)
-    finally:
-        await grinder.stop(cancel_pending=True)
-        await manager.stop()
-    print("\n" + report.summary("process soak"))
-    check_report(report, ledger, shape)
+    report = await soak("process soak", manager, grinder, ledger, shape)
     assert report.stats["retried"] >= plan.count(Kind.CRASH), report.stats
