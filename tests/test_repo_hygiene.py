@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-MARKER = re.compile(r"^(<{7} |>{7} |={7}$)", re.MULTILINE)
+MARKER = re.compile(r"^(<{7}|>{7}) \S", re.MULTILINE)
 
 
 def _tracked_text_files() -> list[Path]:
