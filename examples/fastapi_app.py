@@ -11,6 +11,12 @@ exit); then the lifespan stops the grinder, which drains whatever is still
 queued, and only then the manager, whose ``stop()`` would revoke the leases
 that draining batches still hold.
 
+Under overload the app sheds load instead of queueing without bound: the
+grinder's queue holds at most ``max_pending`` items, a request that finds it
+full is refused at once (``overflow="reject"``), and the app turns that
+``GrinderOverloadedError`` into ``503 Service Unavailable`` with a
+``Retry-After`` header, which load balancers and clients understand.
+
 ``derive_key`` calls ``hashlib.pbkdf2_hmac``, which releases the GIL, so the
 thread backend runs several at once. It is a top-level function, so
 ``GRISTMILL_BACKEND=process`` works too.
@@ -36,9 +42,16 @@ from typing import Annotated, TypedDict, cast
 
 import uvicorn
 from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from gristmill import GrinderStats, LeasedExecutorManager, ManagerStats, WorkGrinder
+from gristmill import (
+    GrinderOverloadedError,
+    GrinderStats,
+    LeasedExecutorManager,
+    ManagerStats,
+    WorkGrinder,
+)
 
 
 def derive_key(password: str, salt: str, iterations: int) -> str:
@@ -90,6 +103,7 @@ def create_app(
     workers_per_pool: int = 4,
     max_wait_seconds: float = 0.005,
     batch_size_threshold: int = 64,
+    max_pending: int = 10_000,
 ) -> FastAPI:
     """Build the app; the manager and grinder are created when it starts serving."""
 
@@ -102,6 +116,8 @@ def create_app(
             executor_manager=manager,
             max_wait_seconds=max_wait_seconds,
             batch_size_threshold=batch_size_threshold,
+            max_pending=max_pending,
+            overflow="reject",
         )
         await manager.start()
         try:
@@ -113,6 +129,12 @@ def create_app(
             await manager.stop()  # only now: no batch holds a lease any more
 
     app = FastAPI(title="gristmill example", lifespan=lifespan)
+
+    @app.exception_handler(GrinderOverloadedError)
+    async def overloaded(request: Request, exc: GrinderOverloadedError) -> JSONResponse:
+        return JSONResponse(
+            {"detail": "busy, try again shortly"}, status_code=503, headers={"Retry-After": "1"}
+        )
 
     @app.post("/hash")
     async def hash_password(body: HashRequest, mill: MillDep) -> HashResponse:

@@ -225,3 +225,27 @@ async def test_lifespan_drains_the_grinder_before_stopping_the_manager() -> None
     assert manager_stats["leases_revoked"] == 0  # every lease came back before stop()
     assert_manager_empty(mill.manager)
     assert_grinder_settled(mill.grinder)
+
+
+async def test_a_full_queue_sheds_load_with_503_and_retry_after() -> None:
+    entered, gate = threading.Event(), threading.Event()
+    app = create_app(max_pools=1, workers_per_pool=1, max_pending=1)
+    async with serving(app) as served:
+        mill = served.mill
+        try:
+            held = mill.grinder.submit_from_thread(hold, entered, gate)
+            await wait_until(entered.is_set, what="the held job to start")
+            async with client_for(served) as client:
+                queued = asyncio.create_task(post_hash(client, "first", "salt"))
+                await poll_stats(client, lambda s: s["grinder"]["pending"] == 1, "one queued")
+                refused = await post_hash(client, "second", "salt")
+                assert refused.status_code == 503
+                assert refused.headers["retry-after"] == "1"
+                gate.set()
+                accepted = await queued
+        finally:
+            gate.set()
+        assert await asyncio.wrap_future(held) == "released"
+    assert accepted.status_code == 200
+    assert accepted.json() == {"hash": expected_hash("first", "salt")}
+    assert mill.grinder.stats()["rejected"] == 1
