@@ -87,12 +87,17 @@ def chunk_sizes(items: int, workers: int, item_seconds: float | None = None) -> 
     if items <= 0:
         return []
     lanes = CHUNKS_PER_WORKER * max(1, workers)
-    floor = math.ceil(items / MAX_CHUNKS)
+    floor = 1
     if item_seconds is not None and item_seconds > 0:
-        floor = max(
-            floor,
-            min(math.ceil(items / lanes), max(1, int(CHUNK_TARGET_SECONDS / item_seconds))),
-        )
+        floor = min(math.ceil(items / lanes), max(1, int(CHUNK_TARGET_SECONDS / item_seconds)))
+    sizes = _guided(items, lanes, floor)
+    if len(sizes) > MAX_CHUNKS:  # very many lanes: raise the floor to stay under the cap
+        sizes = _guided(items, lanes, max(floor, math.ceil(items / MAX_CHUNKS)))
+    return sizes
+
+
+def _guided(items: int, lanes: int, floor: int) -> list[int]:
+    """Guided self-scheduling: each chunk takes ``1/lanes`` of what is left, at least ``floor``."""
     sizes: list[int] = []
     remaining = items
     while remaining:

@@ -111,6 +111,7 @@ async def run_batch(
     abort: asyncio.Future[None],
     on_drained: Callable[[], None],
     item_seconds: float | None,
+    timed: bool = True,
 ) -> int:
     """Run ``items`` on ``lease``, release it when every chunk has settled; return items requeued.
 
@@ -121,9 +122,10 @@ async def run_batch(
     first step would skip this function, stranding its callers and its lease.
     ``on_drained`` is called once no item of the batch is left to settle,
     just before the lease goes back. ``item_seconds`` (the recent run time per
-    item, if known) sizes the chunks.
+    item, if known) sizes the chunks. ``timed=False`` promises that no item
+    has a run timeout, which spares a look at each.
     """
-    batch = _Batch(context, lease, items)
+    batch = _Batch(context, lease, items, timed)
     try:
         if abort.done():
             batch.abandon()
@@ -143,7 +145,9 @@ async def run_batch(
 class _Batch:
     """One batch in flight: its chunks, what is still unsettled, and its watchdog."""
 
-    def __init__(self, context: BatchContext, lease: LeaseLike, items: list[Job]) -> None:
+    def __init__(
+        self, context: BatchContext, lease: LeaseLike, items: list[Job], timed: bool
+    ) -> None:
         self.context = context
         self.lease = lease
         self.items = items
@@ -152,7 +156,9 @@ class _Batch:
         self.unsettled = 0
         self.all_settled: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.requeued = 0
-        timeouts = [job.run_timeout for job in items if job.run_timeout is not None]
+        timeouts = (
+            [job.run_timeout for job in items if job.run_timeout is not None] if timed else []
+        )
         self.min_timeout = min(timeouts) if timeouts else None
         self.killed = False  # for a run timeout
         self.ran = False  # an item was seen to start on the pool
@@ -223,7 +229,9 @@ class _Batch:
         try:
             if future.cancelled():
                 self._salvage(record, None, started=False)
-            elif isinstance(exc := future.exception(), BrokenExecutor):
+            elif isinstance(exc := future.exception(), BrokenExecutor) or (
+                exc is not None and self._pool_taken()
+            ):  # some executors fail killed work with errors of their own
                 self._salvage(record, exc, started=True)
             elif exc is not None:
                 self.fail(jobs, exc)
@@ -322,8 +330,7 @@ class _Batch:
         if job.attempts <= self.context.max_retries:
             verdicts.again.append(job)
             return
-        revoked = self.context.clock.time() >= self.lease.hard_expires_at
-        verdicts.fail(job, self._spent(job, cause, revoked))
+        verdicts.fail(job, self._spent(job, cause, self._pool_taken()))
 
     def _running_at_loss(self) -> frozenset[Job]:
         """The item running alone in the pool when it died, or nothing if several (or unknown).
@@ -339,6 +346,10 @@ class _Batch:
                 running = [job for _, job, _ in self._running(board, include_done=True)]
             self.lone_runner = frozenset(running) if len(running) == 1 else frozenset()
         return self.lone_runner
+
+    def _pool_taken(self) -> bool:
+        """Whether the pool was killed for a run timeout or revoked at its lease's expiry."""
+        return self.killed or self.context.clock.time() >= self.lease.hard_expires_at
 
     def _pool_ran(self) -> bool:
         """Whether any item of this batch was seen to start on the pool."""

@@ -80,6 +80,7 @@ class Runner:
         self._run_times = RunTimes()  # per callable, for chunk sizes
         self._context: BatchContext | None = None
         self._crash_error: BaseException | None = None
+        self._timed = policy.run_timeout is not None  # some job may have a run timeout
         self.running_batches = 0  # batch tasks alive, each holding a lease
         self._busy_batches = 0  # batches with jobs still to settle
         self.in_flight = 0
@@ -188,7 +189,11 @@ class Runner:
         job = Job(loop=self._loop)
         job.fn, job.args, job.kwargs, job.owner = fn, args, kwargs or None, owner
         job.enqueued_at = now = self._time()
-        job.run_timeout = policy.run_timeout if run_timeout is None else run_timeout
+        if run_timeout is None:
+            job.run_timeout = policy.run_timeout
+        else:
+            job.run_timeout = run_timeout
+            self._timed = True
         job.attempts = 0
         job.suspect = False
         seconds = policy.deadline if deadline_seconds is None else deadline_seconds
@@ -306,6 +311,7 @@ class Runner:
             abort=abort,
             on_drained=self._on_batch_drained,
             item_seconds=self._run_times.estimate(jobs),
+            timed=self._timed,
         )
         if self._hooks is not None:
             event = BatchEnd(owner, len(jobs), self._time() - started, requeued)
