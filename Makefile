@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-LINTED := src tests benchmarks examples docs/_griffe
+LINTED := src tests benchmarks examples docs/_griffe .ci
 
 .PHONY: demo test lint typecheck docs check bench soak clean
 
