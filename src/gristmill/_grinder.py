@@ -279,16 +279,7 @@ class WorkGrinder:
             TypeError: ``work`` is not a :class:`Work`.
             ValueError: it has a run timeout on a backend that cannot stop jobs.
         """
-        self._check_work(work)
-        return await self._enqueue(
-            "enqueue_work",
-            work.fn,
-            work.args,
-            dict(work.kwargs),
-            work.owner,
-            work.deadline_seconds,
-            work.run_timeout_seconds,
-        )
+        return await self._enqueue("enqueue_work", *self._unpack(work))
 
     def submit_from_thread(
         self, fn: Callable[..., T], /, *args: Any, owner: str | None = None, **kwargs: Any
@@ -310,15 +301,7 @@ class WorkGrinder:
 
     def submit_work_from_thread(self, work: Work[T]) -> concurrent.futures.Future[T]:
         """Like :meth:`submit_from_thread`, for a :class:`Work` with its per-item options."""
-        self._check_work(work)
-        return self._enqueue_from_thread(
-            work.fn,
-            work.args,
-            dict(work.kwargs),
-            work.owner,
-            work.deadline_seconds,
-            work.run_timeout_seconds,
-        )
+        return self._enqueue_from_thread(*self._unpack(work))
 
     def _put_at_once(
         self,
@@ -402,11 +385,24 @@ class WorkGrinder:
             validate.sync_callable(fn)
             self._last_checked = fn
 
-    def _check_work(self, work: object) -> None:
+    def _unpack(
+        self, work: Work[T]
+    ) -> tuple[
+        Callable[..., T], tuple[Any, ...], dict[str, Any], str | None, float | None, float | None
+    ]:
+        """Check ``work`` and return its call and options, in ``_enqueue``'s order."""
         if not isinstance(work, Work):
             raise TypeError(f"expected a gristmill.Work, got {type(work).__name__}")
         if work.run_timeout_seconds is not None:
             require_run_timeout_support(self._manager)
+        return (
+            work.fn,
+            work.args,
+            dict(work.kwargs),
+            work.owner,
+            work.deadline_seconds,
+            work.run_timeout_seconds,
+        )
 
     def stats(self) -> GrinderStats:
         """Return a diagnostic snapshot.
