@@ -12,12 +12,11 @@ Every item handed to :func:`run_batch` leaves it exactly once: settled through
 ``settle`` (success, its own exception, a chunk-level failure, the batch
 aborted by ``stop(cancel_pending=True)``) or handed to ``requeue`` to run
 again in a later batch. A chunk is *lost* when its executor broke, was killed,
-or was retired with the chunk still queued. The progress board then says
-which item was running: that one is charged an attempt (and fails with
-:class:`~gristmill.WorkerCrashedError` once it has used ``max_retries``), the
-items before it (their results died with the worker) and after it go back to
-the queue. While items with a run timeout are running, the batch watches the
-board and kills the pool when one overruns.
+or was retired with the chunk still queued: the batch reads the progress
+board (which item was running, and was it alone in the pool?) and
+:mod:`gristmill._salvage` decides each item's fate. While items with a run
+timeout are running, the batch watches the board and kills the pool when one
+overruns.
 """
 
 from __future__ import annotations
@@ -27,15 +26,16 @@ import contextlib
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import BrokenExecutor, Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 from ._batching import chunk_sizes
 from ._clock import Clock
-from ._errors import LeaseExpiredError, WorkerCrashedError
+from ._errors import LeaseExpiredError
 from ._job import Job
 from ._progress import NOT_STARTED, ProgressBoard
+from ._salvage import Loss, sort_lost
 from ._source import LeaseLike
 from ._worker import Dumps, Outcome, decode_outcomes, encode_calls, run_calls, run_pickled
 
@@ -75,25 +75,6 @@ class BatchContext:
     observe: Callable[[list[Job], float], None]
     clock: Clock
     max_retries: int
-
-
-@dataclass(slots=True)
-class _Verdicts:
-    """What a salvage decided for each item of a lost chunk."""
-
-    again: list[Job] = field(default_factory=list)
-    failed: list[Job] = field(default_factory=list)
-    errors: list[Outcome] = field(default_factory=list)
-    timed_out: list[Job] = field(default_factory=list)
-    timeouts: list[Outcome] = field(default_factory=list)
-
-    def fail(self, job: Job, error: BaseException | None) -> None:
-        self.failed.append(job)
-        self.errors.append((False, error))
-
-    def time_out(self, job: Job, error: TimeoutError) -> None:
-        self.timed_out.append(job)
-        self.timeouts.append((False, error))
 
 
 @dataclass(slots=True)
@@ -286,51 +267,27 @@ class _Batch:
             self.fail(jobs, exc)
 
     def _salvage(self, record: _Chunk, cause: BaseException | None, *, started: bool) -> None:
-        """A chunk was lost with its pool: decide, item by item, what happens next.
+        """A chunk was lost with its pool: gather what is known and let ``sort_lost`` decide.
 
         A pool that broke before any item of the batch started (a failing
         initializer, workers that could not boot) fails the items with its
         error: running them again elsewhere would only break the next pool.
         """
-        running = self._running_index(record) if started else NOT_STARTED
-        stillborn = started and not self._pool_ran()
-        verdicts = _Verdicts()
-        for position, job in enumerate(record.jobs):
-            if job.done():  # cancelled by its caller or by stop(): settle counts it
-                verdicts.fail(job, asyncio.CancelledError())
-            elif stillborn:
-                verdicts.fail(job, cause)
-            elif self.killed:
-                if job in self.victims:
-                    verdicts.time_out(job, self._timeout_error(job))
-                else:
-                    verdicts.again.append(job)
-            elif running is None or position == running:
-                self._blame(job, cause, verdicts)
-            else:
-                verdicts.again.append(job)
+        loss = Loss(
+            cause=cause,
+            running=self._running_index(record) if started else NOT_STARTED,
+            stillborn=started and not self._pool_ran(),
+            victims=self.victims if self.killed else None,
+            lone=self._running_at_loss() if started else frozenset(),
+            revoked=self._pool_taken(),
+            max_retries=self.context.max_retries,
+        )
+        verdicts = sort_lost(record.jobs, loss)
         self._requeue(verdicts.again)
         if verdicts.failed:
             self.context.settle(verdicts.failed, verdicts.errors, self.started_at, False)
         if verdicts.timed_out:
             self.context.settle(verdicts.timed_out, verdicts.timeouts, self.started_at, True)
-
-    def _blame(self, job: Job, cause: BaseException | None, verdicts: _Verdicts) -> None:
-        """``job`` was running when its pool died: charge it if it alone can be at fault.
-
-        With other items running beside it, any of them may have killed the
-        pool: each becomes a suspect, uncharged, and runs alone next time, where
-        a death is certainly its own.
-        """
-        job.suspect = True
-        if job not in self._running_at_loss():
-            verdicts.again.append(job)
-            return
-        job.attempts += 1
-        if job.attempts <= self.context.max_retries:
-            verdicts.again.append(job)
-            return
-        verdicts.fail(job, self._spent(job, cause, self._pool_taken()))
 
     def _running_at_loss(self) -> frozenset[Job]:
         """The item running alone in the pool when it died, or nothing if several (or unknown).
@@ -366,33 +323,6 @@ class _Batch:
         if board is None or record.slot < 0:
             return None
         return board.read(record.slot)[0]
-
-    def _spent(self, job: Job, cause: BaseException | None, revoked: bool) -> BaseException:
-        """The error for an item that has used up its retries."""
-        runs = f"{job.attempts} time{'s' if job.attempts > 1 else ''}"
-        if revoked:
-            return LeaseExpiredError(
-                f"the lease ran out while this item was running alone ({runs}); its pool "
-                "was retired. Give the grinder a longer lease_seconds"
-            )
-        error = WorkerCrashedError(
-            f"the worker process died while running this item alone ({runs}, max_retries="
-            f"{self.context.max_retries}): {cause!r}. The item itself kills its worker "
-            "(os._exit, a segfault, running out of memory, or a signal)"
-        )
-        error.__cause__ = cause
-        return error
-
-    def _timeout_error(self, job: Job) -> TimeoutError:
-        if self.victims[job]:
-            return TimeoutError(
-                f"the item ran longer than its run timeout of {job.run_timeout:g} s; its "
-                "worker was killed and its pool replaced"
-            )
-        return TimeoutError(
-            "the item was still running when another item of its batch overran its run "
-            "timeout; the pool's workers were killed to stop it, and this item with it"
-        )
 
     def _next_check(self) -> float | None:
         """Seconds until an item could first overrun, or ``None`` if none has a run timeout."""
