@@ -272,11 +272,14 @@ class _Batch:
         A pool that broke before any item of the batch started (a failing
         initializer, workers that could not boot) fails the items with its
         error: running them again elsewhere would only break the next pool.
+        Without a progress board that cannot be seen, except that a batch of
+        one item (a suspect's lone retry) is taken to have started it.
         """
+        lone_retry = self.context.board is None and len(self.items) == 1
         loss = Loss(
             cause=cause,
             running=self._running_index(record) if started else NOT_STARTED,
-            stillborn=started and not self._pool_ran(),
+            stillborn=started and not lone_retry and not self._pool_ran(),
             victims=self.victims if self.killed else None,
             lone=self._running_at_loss() if started else frozenset(),
             revoked=self._pool_taken(),

@@ -478,6 +478,11 @@ class LeasedExecutorManager:
         loop = self._loop
         if loop is None:
             return
+        if broken is not None and threading.get_ident() == self._loop_thread:
+            # A submit refused on the loop: retire the pool before its lease can give
+            # it back as idle (and lend it again) later in this same turn.
+            self._on_pool_signal(pool, broken)
+            return
         with contextlib.suppress(RuntimeError):  # the loop is closed: nothing left to update
             loop.call_soon_threadsafe(self._on_pool_signal, pool, broken)
 

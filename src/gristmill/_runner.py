@@ -419,7 +419,7 @@ class Runner:
     def _on_task_done(self, task: asyncio.Task[None]) -> None:
         """Runner or batch task finished: on an unexpected error, fail every stranded caller."""
         stranded: list[Job] = []
-        if task is not self._task:
+        if task in self._batch_tasks:  # else a runner, maybe one already replaced
             stranded = self._batch_tasks.pop(task)
             self.running_batches -= 1
             self._wake()

@@ -361,6 +361,33 @@ async def test_an_item_requeued_just_as_the_drained_runner_ends_runs_again_clean
     assert loop_errors == []
 
 
+async def test_an_item_that_keeps_crashing_its_pool_fails_after_max_retries_lone_runs() -> None:
+    """Without a progress board, a batch of one item is the item's own: it is charged."""
+    runs: list[int] = []
+
+    def crash_after_counting() -> bool:
+        runs.append(1)
+        return crash_my_pool()
+
+    manager = make_manager(FakeClock(), backend=BACKEND)
+    await manager.start()
+    grinder = WorkGrinder(executor_manager=manager, batch_size_threshold=1, max_retries=2)
+    try:
+        await grinder.start()
+        crasher = await grinder.enqueue(crash_after_counting)
+        with pytest.raises(WorkerCrashedError, match=r"3 times, max_retries=2") as caught:
+            await asyncio.wait_for(crasher, 10)
+        assert isinstance(caught.value.__cause__, BrokenExecutor)
+        assert len(runs) == 3
+        assert await asyncio.wait_for(grinder.submit(abs, -4), 10) == 4  # the grinder goes on
+        assert grinder.stats()["retried"] == 2
+        assert manager.stats()["pools_broken"] == 3
+    finally:
+        await grinder.stop(cancel_pending=True)
+        await manager.stop()
+        join_pools()
+
+
 async def test_a_pool_refusing_a_submit_counts_as_broken_even_when_released_as_surplus() -> None:
     """The reduction of a second failure the property test found; deterministic."""
     manager = make_manager(FakeClock(), backend=BACKEND, idle_keepalive_seconds=0)
