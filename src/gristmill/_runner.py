@@ -366,13 +366,13 @@ class Runner:
             self._settle(jobs, [(False, self._crash_error)] * len(jobs), self._time())
             return
         self.in_flight -= len(jobs)
-        self.retried += len(jobs)
         if self._abort is None or self._abort.done():  # stopping with cancel_pending
             for job in jobs:
                 job.cancel()
                 self.cancelled += 1
                 self._item_done(job, "cancelled")
             return
+        self.retried += len(jobs)
         for job in jobs:  # dispatched once: its deadline was met
             job.deadline = math.inf
         self.queue.requeue(jobs)
