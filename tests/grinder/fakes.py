@@ -5,6 +5,7 @@
   every lease its own fresh thread pool named ``lease-<n>``, so a job can tell
   from its thread name which lease (and therefore which batch) ran it.
 - :class:`FailingSubmitExecutor` makes the N-th ``submit`` of a lease fail.
+- :func:`stop_as_drawn` ends a property test's run the way Hypothesis drew it.
 """
 
 from __future__ import annotations
@@ -15,9 +16,14 @@ import pickle
 import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+
+if TYPE_CHECKING:
+    from gristmill import WorkGrinder
+    from gristmill.testing import FakeClock
 
 __all__ = [
+    "ENDINGS",
     "GATE_TIMEOUT",
     "FailingSubmitExecutor",
     "Gate",
@@ -25,6 +31,7 @@ __all__ = [
     "ThreadLeaseSource",
     "loop_turns",
     "pool_of",
+    "stop_as_drawn",
 ]
 
 P = ParamSpec("P")
@@ -43,6 +50,24 @@ async def loop_turns(count: int = 5) -> None:
     """Let the event loop run ``count`` iterations so ready callbacks can act."""
     for _ in range(count):
         await asyncio.sleep(0)
+
+
+ENDINGS = ("drain", "cancel", "timeout")
+"""How a property test's run may end; see :func:`stop_as_drawn`."""
+
+
+async def stop_as_drawn(grinder: WorkGrinder, clock: FakeClock, gate: Gate, ending: str) -> None:
+    """End the run as drawn: drain everything, cancel what is pending, or drain with a timeout."""
+    if ending == "drain":
+        gate.open()
+        await asyncio.wait_for(grinder.stop(), 10)
+    elif ending == "cancel":
+        await asyncio.wait_for(grinder.stop(cancel_pending=True), 10)
+    else:
+        stopping = asyncio.create_task(grinder.stop(timeout=30.0))
+        await loop_turns()
+        clock.advance(30.0)
+        await asyncio.wait_for(stopping, 10)
 
 
 class Gate:

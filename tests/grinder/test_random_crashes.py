@@ -35,7 +35,7 @@ from hypothesis import strategies as st
 
 from gristmill import WorkerCrashedError, WorkGrinder, register_backend
 from gristmill.testing import FakeClock
-from tests.grinder.fakes import Gate, loop_turns, pool_of
+from tests.grinder.fakes import ENDINGS, Gate, loop_turns, pool_of, stop_as_drawn
 from tests.helpers import make_manager, wait_until
 
 P = ParamSpec("P")
@@ -263,7 +263,7 @@ class Caller:
 @given(
     ops=OPS,
     max_retries=st.sampled_from([0, 1, 2]),
-    ending=st.sampled_from(["drain", "cancel", "timeout"]),
+    ending=st.sampled_from(ENDINGS),
 )
 async def test_crashing_pools_never_strand_swap_or_double_resolve_an_item(
     ops: list[Op], max_retries: int, ending: str
@@ -290,7 +290,7 @@ async def test_crashing_pools_never_strand_swap_or_double_resolve_an_item(
         await grinder.start()
         for op in ops:
             await apply(op, grinder, clock, runs, callers, cancelled_by_caller)
-        await stop(grinder, clock, runs.gate, ending)
+        await stop_as_drawn(grinder, clock, runs.gate, ending)
         runs.gate.open()
         await wait_until(lambda: grinder.stats()["in_flight"] == 0, what="workers finished")
         await loop_turns()  # the futures' done callbacks
@@ -445,20 +445,6 @@ async def apply(
             candidates[pick % len(candidates)].crash()
     elif kind == "open":
         runs.gate.open()
-
-
-async def stop(grinder: WorkGrinder, clock: FakeClock, gate: Gate, ending: str) -> None:
-    """End the run as drawn: drain everything, cancel what is pending, or drain with a timeout."""
-    if ending == "drain":
-        gate.open()
-        await asyncio.wait_for(grinder.stop(), 10)
-    elif ending == "cancel":
-        await asyncio.wait_for(grinder.stop(cancel_pending=True), 10)
-    else:
-        stopping = asyncio.create_task(grinder.stop(timeout=30.0))
-        await loop_turns()
-        clock.advance(30.0)
-        await asyncio.wait_for(stopping, 10)
 
 
 def check_outcome(

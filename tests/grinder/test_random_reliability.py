@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from gristmill import GrinderOverloadedError, NotStartedError, Work, WorkGrinder
 from gristmill.testing import FakeClock
-from tests.grinder.fakes import Gate, loop_turns
+from tests.grinder.fakes import ENDINGS, Gate, loop_turns, stop_as_drawn
 from tests.helpers import make_manager, wait_until
 
 LEASE_SECONDS = 20.0
@@ -69,7 +69,7 @@ class Runs:
 
 
 @settings(max_examples=40, deadline=None)
-@given(ops=OPS, options=SETTINGS, ending=st.sampled_from(["drain", "cancel", "timeout"]))
+@given(ops=OPS, options=SETTINGS, ending=st.sampled_from(ENDINGS))
 async def test_every_caller_gets_exactly_its_own_outcome(
     ops: list[Op], options: dict[str, Any], ending: str
 ) -> None:
@@ -97,7 +97,7 @@ async def test_every_caller_gets_exactly_its_own_outcome(
         await grinder.start()
         for op in ops:
             await apply(op, grinder, clock, runs, calls, tasks, cancelled_by_caller)
-        await stop(grinder, clock, gate, ending)
+        await stop_as_drawn(grinder, clock, gate, ending)
         if tasks:  # callers still waiting for room were refused; they finish now
             await asyncio.wait_for(asyncio.wait(tasks), 10)
         gate.open()
@@ -158,20 +158,6 @@ async def apply(
         clock.advance(LEASE_SECONDS)  # every lease out now passes its hard expiry
     elif kind == "open":
         runs.gate.open()
-
-
-async def stop(grinder: WorkGrinder, clock: FakeClock, gate: Gate, ending: str) -> None:
-    """End the run as drawn: drain everything, cancel what is pending, or drain with a timeout."""
-    if ending == "drain":
-        gate.open()
-        await asyncio.wait_for(grinder.stop(), 10)
-    elif ending == "cancel":
-        await asyncio.wait_for(grinder.stop(cancel_pending=True), 10)
-    else:
-        stopping = asyncio.create_task(grinder.stop(timeout=30.0))
-        await loop_turns()
-        clock.advance(30.0)
-        await asyncio.wait_for(stopping, 10)
 
 
 def outcome(task: asyncio.Task[asyncio.Future[int]]) -> tuple[str, BaseException | int | None]:
