@@ -201,7 +201,7 @@ class WorkGrinder:
         if self._state is _State.RUNNING:
             self._state = _State.STOPPING
         runner = self._runner
-        runner.refuse_waiters(
+        runner.admission.fail_waiters(
             NotStartedError("WorkGrinder stopped while this call waited for room in its queue")
         )
         timer = None

@@ -127,10 +127,6 @@ class Runner:
         if self._abort is not None and not self._abort.done():
             self._abort.set_result(None)
 
-    def refuse_waiters(self, error: BaseException) -> None:
-        """Fail every caller still waiting for room in the queue with ``error``."""
-        self.admission.fail_waiters(error)
-
     async def wait_finished(self) -> None:
         """Return once the runner and every batch task have finished."""
         while tasks := [
