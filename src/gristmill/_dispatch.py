@@ -2,7 +2,7 @@
 
 ::
 
-    items ──► chunk_sizes() ──► chunk 1 ──submit──► worker: run_calls / run_pickled
+    items ──► chunk_sizes() ──► chunk 1 ──submit──► worker: call_each / run_pickled
                            └──► chunk 2 ──submit──► worker ...      │ posts progress
     chunk done (worker thread) ──call_soon_threadsafe──► settle each item ──► caller futures
     chunk lost (pool broke, killed, revoked) ──► salvage: requeue or fail, item by item
@@ -37,7 +37,7 @@ from ._job import Job
 from ._progress import NOT_STARTED, ProgressBoard
 from ._salvage import Loss, sort_lost
 from ._source import LeaseLike
-from ._worker import Dumps, Outcome, decode_outcomes, encode_calls, run_calls, run_pickled
+from ._worker import Dumps, Outcome, call_each, decode_outcomes, encode_calls, run_pickled
 
 __all__ = ["BatchContext", "Settle", "run_batch"]
 
@@ -402,7 +402,7 @@ def _timed(run: Callable[[Any, int], Any], payload: Any, slot: int) -> tuple[Any
 
 def _run_items(items: list[Job], slot: int) -> list[Outcome]:
     """Thread-backend chunk: runs in the pool thread, so the loop does none of this work."""
-    return run_calls([(job.fn, job.args, job.kwargs) for job in items])
+    return call_each([(job.fn, job.args, job.kwargs) for job in items])
 
 
 def _deliver(

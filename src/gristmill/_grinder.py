@@ -2,7 +2,7 @@
 
 The public shell: construction and validation, the lifecycle, the loop and
 thread rules, and the stats snapshot. What happens to a job between
-``enqueue()`` and its future resolving lives in :mod:`gristmill._runner`.
+``enqueue()`` and its future resolving lives in :mod:`gristmill._engine`.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from . import _validate as validate
 from ._admission import Overflow
 from ._bridge import call_in_loop, enqueue_from_thread
 from ._clock import Clock, MonotonicClock
+from ._engine import Engine
 from ._errors import GrinderCrashedError, GrinderOverloadedError, NotStartedError, WrongLoopError
-from ._policy import BatchPolicy, require_run_timeout_support
-from ._runner import Runner
+from ._grinder_settings import GrinderSettings, require_run_timeout_support
 from ._source import LeaseSource
 from ._stats import GrinderStats
 from ._work import Work
@@ -123,7 +123,7 @@ class WorkGrinder:
         max_retries: int = 1,
         hooks: Hooks | None = None,
     ) -> None:
-        policy = BatchPolicy.build(
+        settings = GrinderSettings.build(
             max_wait_seconds=max_wait_seconds,
             batch_size_threshold=batch_size_threshold,
             lease_seconds=lease_seconds,
@@ -141,8 +141,8 @@ class WorkGrinder:
             raise TypeError(f"hooks must be a gristmill.Hooks, got {type(hooks).__name__}")
         self._manager = executor_manager
         self._clock: Clock = clock or getattr(executor_manager, "clock", None) or MonotonicClock()
-        self._runner = Runner(
-            policy,
+        self._engine = Engine(
+            settings,
             executor_manager,
             self._clock,
             logger or logging.getLogger("gristmill.grinder"),
@@ -175,7 +175,7 @@ class WorkGrinder:
             raise self._crashed_error()
         self._loop, self._loop_thread = loop, threading.get_ident()
         self._state = _State.RUNNING
-        self._runner.start(loop, name=f"{self._runner.policy.owner_prefix}-runner")
+        self._engine.start(loop, name=f"{self._engine.settings.owner_prefix}-runner")
 
     async def stop(self, *, cancel_pending: bool = False, timeout: float | None = None) -> None:
         """Stop the grinder. Owning loop only; safe to call twice or concurrently.
@@ -183,7 +183,7 @@ class WorkGrinder:
         By default every pending job still runs (they are flushed as batches
         at once, without waiting for ``max_wait_seconds``) and ``stop`` returns
         when all have settled. With ``cancel_pending=True`` pending jobs are
-        cancelled, and so is a runner waiting for a lease and every batch
+        cancelled, and so is the runner waiting for a lease and every batch
         waiting for in-flight work; their callers see ``CancelledError``.
         ``timeout`` bounds the drain: once it runs out (on the grinder's
         clock), whatever has not settled is cancelled as with
@@ -200,19 +200,19 @@ class WorkGrinder:
         self._require_loop("stop")
         if self._state is _State.RUNNING:
             self._state = _State.STOPPING
-        runner = self._runner
-        runner.admission.fail_waiters(
+        engine = self._engine
+        engine.admission.fail_waiters(
             NotStartedError("WorkGrinder stopped while this call waited for room in its queue")
         )
         timer = None
         if cancel_pending:
-            runner.cancel_everything()
+            engine.cancel_everything()
         else:
-            runner.flush()
+            engine.flush()
             if limit is not None:
-                timer = self._clock.call_at(self._clock.time() + limit, runner.cancel_everything)
+                timer = self._clock.call_at(self._clock.time() + limit, engine.cancel_everything)
         try:
-            await runner.wait_finished()
+            await engine.wait_finished()
         finally:
             if timer is not None:
                 timer.cancel()
@@ -318,11 +318,11 @@ class WorkGrinder:
         if (
             self._state is not _State.RUNNING
             or get_running_loop() is not self._loop
-            or self._runner.admission.max_pending is not None
+            or self._engine.admission.max_pending is not None
         ):
             return None
         self._check_callable(fn)
-        job: asyncio.Future[T] = self._runner.put(fn, args, kwargs, owner)
+        job: asyncio.Future[T] = self._engine.put(fn, args, kwargs, owner)
         return job
 
     async def _enqueue(
@@ -339,15 +339,15 @@ class WorkGrinder:
         if self._state is not _State.RUNNING or get_running_loop() is not self._loop:
             self._require_accepting(what)
         self._check_callable(fn)
-        runner = self._runner
-        if not runner.admission.has_room():
+        engine = self._engine
+        if not engine.admission.has_room():
             try:
-                await runner.admission.wait_for_room()
+                await engine.admission.wait_for_room()
             except GrinderOverloadedError:
-                runner.reject()
+                engine.reject()
                 raise
             self._require_accepting(what)  # it may have begun stopping meanwhile
-        job: asyncio.Future[T] = runner.put(fn, args, kwargs, owner, deadline, run_timeout)
+        job: asyncio.Future[T] = engine.put(fn, args, kwargs, owner, deadline, run_timeout)
         return job
 
     def _enqueue_from_thread(
@@ -364,9 +364,9 @@ class WorkGrinder:
 
         def put_now() -> asyncio.Future[T] | None:
             self._require_accepting_state()
-            if not self._runner.admission.has_room():
+            if not self._engine.admission.has_room():
                 return None
-            job: asyncio.Future[T] = self._runner.put(
+            job: asyncio.Future[T] = self._engine.put(
                 fn, args, kwargs, owner, deadline, run_timeout
             )
             return job
@@ -446,7 +446,7 @@ class WorkGrinder:
 
     def _snapshot(self) -> GrinderStats:
         state = self._state
-        return self._runner.snapshot(
+        return self._engine.snapshot(
             state=state.value,
             started=state in (_State.RUNNING, _State.STOPPING),
             stopping=state is _State.STOPPING,
@@ -496,7 +496,7 @@ class WorkGrinder:
         return error
 
     def _on_crash(self, cause: BaseException) -> BaseException:
-        """The runner or a batch failed unexpectedly: break, and hand callers the error."""
+        """The engine or a batch failed unexpectedly: break, and hand callers the error."""
         self._crash = cause
         self._state = _State.BROKEN
         return self._crashed_error()

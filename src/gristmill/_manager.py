@@ -11,9 +11,9 @@ How a pool moves::
                                                 (running work done)   RETIRED (+ replaced)
 
 The manager is the public shell: it owns the lifecycle and the loop checks.
-Settings are checked once into a :class:`~gristmill._config.ManagerConfig`;
+Settings are checked once into a :class:`~gristmill._manager_settings.ManagerSettings`;
 the books (where each pool is, the waiters, the expiry and keep-alive timers,
-the counters) are kept by :class:`~gristmill._pools.PoolRegistry`; the sizing
+the counters) are kept by :class:`~gristmill._pool_registry.PoolRegistry`; the sizing
 loop is :class:`~gristmill._scaling.Scaler`.
 
 All bookkeeping happens on the owning event loop's thread. Executor callbacks
@@ -39,11 +39,11 @@ from ._backends import Backend, ExecutorBackend, backend_kind, default_mp_contex
 from ._backends._session import BackendSession
 from ._batching import MAX_CHUNKS
 from ._clock import Clock
-from ._config import manager_config
 from ._errors import LeaseUnavailableError, NotStartedError, WrongLoopError
 from ._lease import ExecutorLease
+from ._manager_settings import manager_settings
 from ._pool import Pool
-from ._pools import PoolRegistry
+from ._pool_registry import PoolRegistry
 from ._process_logging import (
     LogForwarder,
     ProcessLoggingConfig,
@@ -159,7 +159,7 @@ class LeasedExecutorManager:
         hooks: Hooks | None = None,
         **executor_kwargs: Any,
     ) -> None:
-        self._config = manager_config(
+        self._config = manager_settings(
             backend=backend,
             max_pools=max_pools,
             min_pools=min_pools,

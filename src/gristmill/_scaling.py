@@ -12,8 +12,8 @@ the imperative shell around it. Owning loop only, except :meth:`Scaler.desired`.
 from __future__ import annotations
 
 from ._clock import TimerHandle
-from ._config import ManagerConfig
-from ._pools import PoolRegistry
+from ._manager_settings import ManagerSettings
+from ._pool_registry import PoolRegistry
 
 __all__ = ["Scaler"]
 
@@ -21,7 +21,7 @@ __all__ = ["Scaler"]
 class Scaler:
     """Keeps a registry's ``target`` in step with the manager's ``size_provider``."""
 
-    def __init__(self, config: ManagerConfig, pools: PoolRegistry) -> None:
+    def __init__(self, config: ManagerSettings, pools: PoolRegistry) -> None:
         self._config = config
         self._pools = pools
         self._timer: TimerHandle | None = None

@@ -9,7 +9,7 @@ rest::
     parent: encode_calls ── an argument that will not pickle fails its own item here
        │ payload (bytes)
        ▼
-    worker: run_pickled ── run_calls ── a result or exception that will not make
+    worker: run_pickled ── call_each ── a result or exception that will not make
        │                                the trip back fails its own item here
        │ outcomes (bytes)
        ▼
@@ -39,9 +39,9 @@ __all__ = [
     "Outcome",
     "RemoteTraceback",
     "UnpicklableError",
+    "call_each",
     "decode_outcomes",
     "encode_calls",
-    "run_calls",
     "run_pickled",
     "stop_iteration_error",
 ]
@@ -73,7 +73,7 @@ _EXCEPTION_HINT = (
 )
 
 
-def run_calls(calls: Sequence[Call], post: Callable[[int], None] | None = None) -> list[Outcome]:
+def call_each(calls: Sequence[Call], post: Callable[[int], None] | None = None) -> list[Outcome]:
     """Run each call in order; never raises for a call's own failure.
 
     ``post`` (process workers with a progress board) is told the index of
@@ -125,7 +125,7 @@ def run_pickled(payload: bytes, slot: int = -1) -> bytes:
         ) from problem
     wire = [
         outcome if outcome[0] else (False, outcome[1], _format(outcome[1]))
-        for outcome in run_calls(calls, tracker(slot))
+        for outcome in call_each(calls, tracker(slot))
     ]
     try:
         blob = pickle.dumps(wire, _PROTOCOL)

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from gristmill import GristmillError, RemoteTraceback, UnpicklableError
-from gristmill._worker import Call, Outcome, decode_outcomes, encode_calls, run_calls, run_pickled
+from gristmill._worker import Call, Outcome, call_each, decode_outcomes, encode_calls, run_pickled
 
 
 class TwoArgError(Exception):
@@ -95,7 +95,7 @@ def _through_a_worker(calls: list[Call]) -> tuple[list[Outcome], list[tuple[int,
 
 
 def test_run_calls_returns_each_outcome_in_order() -> None:
-    outcomes = run_calls(
+    outcomes = call_each(
         [(square, (3,), None), (fail_with_key, ("k",), None), (call_with, (1,), {"x": 2})]
     )
 
@@ -108,7 +108,7 @@ def test_run_calls_returns_each_outcome_in_order() -> None:
 
 
 def test_run_calls_keeps_going_after_system_exit_and_keyboard_interrupt() -> None:
-    outcomes = run_calls([(exit_with, (2,), None), (interrupt, (), None), (square, (5,), None)])
+    outcomes = call_each([(exit_with, (2,), None), (interrupt, (), None), (square, (5,), None)])
 
     assert [ok for ok, _ in outcomes] == [False, False, True]
     assert isinstance(outcomes[0][1], SystemExit)
@@ -118,7 +118,7 @@ def test_run_calls_keeps_going_after_system_exit_and_keyboard_interrupt() -> Non
 
 
 def test_stop_iteration_becomes_a_runtime_error_a_future_can_carry() -> None:
-    ((ok, error),) = run_calls([(next_of_empty, (), None)])
+    ((ok, error),) = call_each([(next_of_empty, (), None)])
 
     assert not ok
     assert isinstance(error, RuntimeError)

@@ -8,7 +8,7 @@ from typing import Protocol, get_args
 from . import _validate as validate
 from ._admission import Overflow
 
-__all__ = ["BatchPolicy", "ManagerTraits"]
+__all__ = ["GrinderSettings", "ManagerTraits"]
 
 
 class ManagerTraits(Protocol):
@@ -22,7 +22,7 @@ class ManagerTraits(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class BatchPolicy:
+class GrinderSettings:
     """The grinder's validated settings; see ``WorkGrinder`` for each."""
 
     threshold: int
@@ -53,7 +53,7 @@ class BatchPolicy:
         run_timeout_seconds: object,
         max_retries: object,
         manager: ManagerTraits,
-    ) -> BatchPolicy:
+    ) -> GrinderSettings:
         """Check the grinder's keyword arguments, in order, and return the policy.
 
         ``max_concurrent_batches=None`` means every pool ``manager`` can lend.

@@ -26,8 +26,8 @@ from typing import Any
 
 from ._backends import Backend
 from ._clock import TimerHandle
-from ._config import ManagerConfig
 from ._lease import ExecutorLease, LeaseHost
+from ._manager_settings import ManagerSettings
 from ._pool import Pool, PoolState, Signal
 from ._sizing import surplus_idle
 from ._stats import LeaseInfo, ManagerStats
@@ -45,7 +45,7 @@ class PoolRegistry:
     ``leases_revoked``; see :class:`~gristmill.ManagerStats`.
     """
 
-    def __init__(self, config: ManagerConfig, *, host: LeaseHost, signal: Signal) -> None:
+    def __init__(self, config: ManagerSettings, *, host: LeaseHost, signal: Signal) -> None:
         self._config = config
         self._host = host
         self._signal = signal

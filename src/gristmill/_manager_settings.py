@@ -1,7 +1,7 @@
 """The manager's settings: checked once at construction, read-only afterwards.
 
-:func:`manager_config` turns the keyword arguments of ``LeasedExecutorManager``
-into one frozen :class:`ManagerConfig`. A value of the wrong kind raises
+:func:`manager_settings` turns the keyword arguments of ``LeasedExecutorManager``
+into one frozen :class:`ManagerSettings`. A value of the wrong kind raises
 ``TypeError`` and a value out of range raises ``ValueError``; every message
 names the field. The checks run in the order the fields are listed, so the
 first bad field is the one reported.
@@ -21,11 +21,11 @@ from ._process_logging import ProcessLoggingConfig
 from ._sizing import desired_pools
 from .hooks import Hooks
 
-__all__ = ["ManagerConfig", "manager_config"]
+__all__ = ["ManagerSettings", "manager_settings"]
 
 
 @dataclass(frozen=True, slots=True)
-class ManagerConfig:
+class ManagerSettings:
     """Validated settings of one manager; see ``LeasedExecutorManager`` for each meaning."""
 
     backend: Backend
@@ -71,7 +71,7 @@ class _Durations:
     keepalive: float
 
 
-def manager_config(
+def manager_settings(
     *,
     backend: ExecutorBackend | str | Backend,
     max_pools: int,
@@ -90,7 +90,7 @@ def manager_config(
     legacy_logging: Callable[[], ProcessLoggingConfig | None],
     executor_kwargs: Mapping[str, Any],
     hooks: Hooks | None = None,
-) -> ManagerConfig:
+) -> ManagerSettings:
     """Check every manager argument and return the settings.
 
     ``legacy_logging`` builds what leasepool's flat ``forward_process_logs=...``
@@ -114,7 +114,7 @@ def manager_config(
     )
     _check_collaborators(size_provider, name_prefix, process_logging)
     check_options(implementation, executor_kwargs)
-    return ManagerConfig(
+    return ManagerSettings(
         backend=implementation,
         max_pools=sizes.max_pools,
         min_pools=sizes.min_pools,

@@ -27,22 +27,22 @@ from ._clock import Clock, TimerHandle
 from ._costs import RunTimes
 from ._deadlines import Deadlines
 from ._dispatch import BatchContext, run_batch
+from ._grinder_settings import GrinderSettings
 from ._job import Job
-from ._policy import BatchPolicy
 from ._queue import JobQueue
 from ._source import LeaseLike, LeaseSource
 from ._stats import GrinderStats
 from ._worker import Outcome
 from .hooks import BatchEnd, BatchStart, Hooks, ItemDone, ItemOutcome, notify
 
-__all__ = ["Runner"]
+__all__ = ["Engine"]
 
 
-class Runner:
+class Engine:
     """Queues jobs, forms batches, runs them on leases and settles every job once.
 
     Args:
-        policy: The grinder's settings.
+        settings: The grinder's settings.
         manager: Where batches lease their executors.
         clock: Time source for max-wait timers, deadlines and job ages.
         logger: Where the batch log lines and a crash go.
@@ -53,14 +53,14 @@ class Runner:
 
     def __init__(
         self,
-        policy: BatchPolicy,
+        settings: GrinderSettings,
         manager: LeaseSource,
         clock: Clock,
         logger: logging.Logger,
         hooks: Hooks | None,
         on_crash: Callable[[BaseException], BaseException],
     ) -> None:
-        self.policy = policy
+        self.settings = settings
         self._manager = manager
         self._clock = clock
         self._time = clock.time
@@ -68,7 +68,7 @@ class Runner:
         self._hooks = hooks
         self._on_crash = on_crash
         self.queue = JobQueue(self._on_queued_job_cancelled)
-        self.admission = Admission(policy.max_pending, policy.overflow, lambda: self.queue.live)
+        self.admission = Admission(settings.max_pending, settings.overflow, lambda: self.queue.live)
         self._deadlines = Deadlines()
         self._deadline_timer: TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -80,7 +80,7 @@ class Runner:
         self._run_times = RunTimes()  # per callable, for chunk sizes
         self._context: BatchContext | None = None
         self._crash_error: BaseException | None = None
-        self._timed = policy.run_timeout is not None  # some job may have a run timeout
+        self._timed = settings.run_timeout is not None  # some job may have a run timeout
         self.running_batches = 0  # batch tasks alive, each holding a lease
         self._busy_batches = 0  # batches with jobs still to settle
         self.in_flight = 0
@@ -106,7 +106,7 @@ class Runner:
             requeue=self._requeue,
             observe=self._run_times.observe,
             clock=self._clock,
-            max_retries=self.policy.max_retries,
+            max_retries=self.settings.max_retries,
         )
         self._spawn_runner(name)
 
@@ -136,18 +136,18 @@ class Runner:
 
     def snapshot(self, *, state: str, started: bool, stopping: bool) -> GrinderStats:
         """Build ``stats()`` from the counters, the queue and the grinder's lifecycle ``state``."""
-        policy = self.policy
+        settings = self.settings
         head = self.queue.head()
         return {
             "started": started,
             "stopping": stopping,
             "state": state,
             "pending": self.queue.live,
-            "batch_size_threshold": policy.threshold,
-            "max_wait_seconds": policy.max_wait,
-            "lease_seconds": policy.lease_seconds,
+            "batch_size_threshold": settings.threshold,
+            "max_wait_seconds": settings.max_wait,
+            "lease_seconds": settings.lease_seconds,
             "oldest_wait_seconds": 0.0 if head is None else self._time() - head.enqueued_at,
-            "max_concurrent_batches": policy.max_concurrent,
+            "max_concurrent_batches": settings.max_concurrent,
             "submitted": self.submitted,
             "completed": self.completed,
             "failed": self.failed,
@@ -158,7 +158,7 @@ class Runner:
             "timed_out": self.timed_out,
             "rejected": self.rejected,
             "retried": self.retried,
-            "max_pending": policy.max_pending,
+            "max_pending": settings.max_pending,
             "waiting_for_room": self.admission.waiting,
         }
 
@@ -178,28 +178,28 @@ class Runner:
     ) -> Job:
         """Queue one job and return it (its caller's future). The per-job hot path.
 
-        ``deadline_seconds`` and ``run_timeout`` default to the policy's.
+        ``deadline_seconds`` and ``run_timeout`` default to the settings.
         Call only between ``start()`` and the end of the run.
         """
-        policy = self.policy
+        settings = self.settings
         job = Job(loop=self._loop)
         job.fn, job.args, job.kwargs, job.owner = fn, args, kwargs or None, owner
         job.enqueued_at = now = self._time()
         if run_timeout is None:
-            job.run_timeout = policy.run_timeout
+            job.run_timeout = settings.run_timeout
         else:
             job.run_timeout = run_timeout
             self._timed = True
         job.attempts = 0
         job.suspect = False
-        seconds = policy.deadline if deadline_seconds is None else deadline_seconds
+        seconds = settings.deadline if deadline_seconds is None else deadline_seconds
         job.deadline = math.inf if seconds is None else now + seconds
         live = self.queue.push(job)
         self.submitted += 1
         if seconds is not None and self._deadlines.add(job):
             self._arm_deadline_timer()
         waker = self._waker
-        if waker is not None and (live == 1 or live >= policy.threshold) and not waker.done():
+        if waker is not None and (live == 1 or live >= settings.threshold) and not waker.done():
             waker.set_result(None)
         return job
 
@@ -222,10 +222,10 @@ class Runner:
 
     async def _run(self, abort: asyncio.Future[None]) -> None:
         """Runner task: wait until a batch is due, lease, cut, hand off; repeat."""
-        manager, policy = self._manager, self.policy
+        manager, settings = self._manager, self.settings
         while await self._wait_until_due():
-            owner = f"{policy.owner_prefix}-{self.batches + 1}"
-            lease = await manager.acquire(lease_seconds=policy.lease_seconds, owner=owner)
+            owner = f"{settings.owner_prefix}-{self.batches + 1}"
+            lease = await manager.acquire(lease_seconds=settings.lease_seconds, owner=owner)
             self._expire_due()  # the wait for a lease may have outlived some deadlines
             jobs = self._cut()
             if not jobs:
@@ -236,22 +236,22 @@ class Runner:
     async def _wait_until_due(self) -> bool:
         """Return True when a batch should be cut now, False once a flush has emptied the queue."""
         loop = asyncio.get_running_loop()
-        policy, queue = self.policy, self.queue
+        settings, queue = self.settings, self.queue
         while True:
             self._expire_due()  # a batch never leases for jobs that are already dead
             head = queue.head()
             due = due_at(
                 pending=queue.live,
-                threshold=policy.threshold,
+                threshold=settings.threshold,
                 oldest_at=None if head is None else head.enqueued_at,
-                max_wait=policy.max_wait,
+                max_wait=settings.max_wait,
                 flushing=self._flushing,
                 overdue=queue.overdue,
             )
             if due is None and self._flushing:
                 return False
             timer: TimerHandle | None = None
-            if self.running_batches < policy.max_concurrent and due is not None:
+            if self.running_batches < settings.max_concurrent and due is not None:
                 if due <= self._clock.time():
                     queue.mark_due()
                     return True
@@ -265,13 +265,13 @@ class Runner:
                     timer.cancel()
 
     def _cut(self) -> list[Job]:
-        policy = self.policy
+        settings = self.settings
         jobs = self.queue.take(
             batch_size(
                 pending=self.queue.live,
-                threshold=policy.threshold,
-                slots=policy.max_concurrent - self._busy_batches,
-                max_batch=policy.max_batch,
+                threshold=settings.threshold,
+                slots=settings.max_concurrent - self._busy_batches,
+                max_batch=settings.max_batch,
             )
         )
         self.admission.grant()
@@ -373,7 +373,7 @@ class Runner:
             job.deadline = math.inf
         self.queue.requeue(jobs)
         if self._task is None or self._task.done():  # a flush had already emptied the queue
-            self._spawn_runner(f"{self.policy.owner_prefix}-runner")
+            self._spawn_runner(f"{self.settings.owner_prefix}-runner")
         self._wake()
 
     def _expire_due(self) -> None:
