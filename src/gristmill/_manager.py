@@ -421,7 +421,7 @@ class LeasedExecutorManager:
 
     def stats(self) -> ManagerStats:
         """Return a snapshot of pools, leases and lifetime counters. Any thread."""
-        return self._pools.snapshot(state=self._state.value)
+        return self._pools.snapshot(state=self._state.value, sizing_failures=self._scaler.failures)
 
     async def _open_backend(self) -> None:
         """Run the backend's ``open()`` off the loop, then become RUNNING."""

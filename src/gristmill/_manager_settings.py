@@ -18,7 +18,6 @@ from . import _validate as validate
 from ._backends import Backend, ExecutorBackend, check_options, resolve_backend
 from ._clock import Clock, MonotonicClock
 from ._process_logging import ProcessLoggingConfig
-from ._sizing import desired_pools
 from .hooks import Hooks
 
 __all__ = ["ManagerSettings", "manager_settings"]
@@ -44,15 +43,6 @@ class ManagerSettings:
     executor_kwargs: Mapping[str, Any]
     process_logging: ProcessLoggingConfig | None
     hooks: Hooks | None = None
-
-    def desired_pools(self, units: int | None) -> int:
-        """Apply the sizing policy to the size signal ``units`` (None: no signal)."""
-        return desired_pools(
-            units=units,
-            min_pools=self.min_pools,
-            max_pools=self.max_pools,
-            units_per_pool=self.units_per_pool,
-        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -231,7 +231,7 @@ class PoolRegistry:
         if next_due is not None:
             self._trim_timer = clock.call_at(next_due, self.trim)
 
-    def snapshot(self, *, state: str) -> ManagerStats:
+    def snapshot(self, *, state: str, sizing_failures: int) -> ManagerStats:
         """Build ``stats()`` from the books and the manager's lifecycle ``state``.
 
         Any thread: it only reads, and copies the leases before walking them.
@@ -258,6 +258,7 @@ class PoolRegistry:
             "leases_released": self.leases_released,
             "leases_revoked": self.leases_revoked,
             "leases_expired": self.leases_expired,
+            "sizing_failures": sizing_failures,
         }
 
     def _lease_infos(self, now: float) -> list[LeaseInfo]:

@@ -49,6 +49,10 @@ class ManagerStats(TypedDict):
     - ``leases_revoked``: leases taken away: hard expiry, a broken pool, a
       ``retire()``, or ``stop()``.
     - ``leases_expired``: the revocations at a lease's hard expiry.
+    - ``sizing_failures``: steps of the sizing loop that failed (the size
+      provider raised, a backend's ``create()`` failed while growing, a
+      shutdown failed while trimming); each is logged and retried at the next
+      check.
 
     Every snapshot taken on the owning loop satisfies::
 
@@ -75,6 +79,7 @@ class ManagerStats(TypedDict):
     leases_released: int
     leases_revoked: int
     leases_expired: int
+    sizing_failures: int
 
 
 class GrinderStats(TypedDict):

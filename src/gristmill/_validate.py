@@ -12,9 +12,11 @@ from __future__ import annotations
 import functools
 import inspect
 import math
+import threading
 from numbers import Real
 
 __all__ = [
+    "MAX_SECONDS",
     "duration",
     "optional_duration",
     "optional_timeout",
@@ -22,6 +24,13 @@ __all__ = [
     "sync_callable",
     "whole_number",
 ]
+
+MAX_SECONDS = threading.TIMEOUT_MAX
+"""Longest duration or timeout any API accepts (about 292 years on 64-bit Linux).
+
+It is the most that ``threading`` waits can take, so a timeout that passes
+validation can always be handed on to a thread-side wait without overflowing.
+"""
 
 _ASYNC_CODE = inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR | inspect.CO_ITERABLE_COROUTINE
 
@@ -101,6 +110,11 @@ def duration(name: str, value: object, *, allow_zero: bool = False) -> float:
     seconds = float(value)
     if not math.isfinite(seconds) or seconds < 0 or (seconds == 0 and not allow_zero):
         raise ValueError(f"{name} must be a finite number of seconds {bound}, got {value!r}")
+    if seconds > MAX_SECONDS:
+        raise ValueError(
+            f"{name} must be at most {MAX_SECONDS:g} seconds (threading.TIMEOUT_MAX), "
+            f"got {value!r}; pass None to wait without a limit where that is allowed"
+        )
     return seconds
 
 
