@@ -39,8 +39,9 @@ def test_past_the_maximum_is_a_value_error_naming_the_field(
     ["check_interval", "default_lease_seconds", "lease_grace_seconds", "idle_keepalive_seconds"],
 )
 def test_manager_durations_have_a_maximum(keyword: str) -> None:
+    options: dict[str, Any] = {keyword: HUGE}
     with pytest.raises(ValueError, match=keyword):
-        LeasedExecutorManager(max_pools=1, **{keyword: HUGE})
+        LeasedExecutorManager(max_pools=1, **options)
 
 
 @pytest.mark.parametrize(
@@ -48,8 +49,9 @@ def test_manager_durations_have_a_maximum(keyword: str) -> None:
 )
 def test_grinder_durations_have_a_maximum(clock: FakeClock, keyword: str) -> None:
     manager = LeasedExecutorManager(max_pools=1, backend="process", clock=clock)
+    options: dict[str, Any] = {keyword: HUGE}
     with pytest.raises(ValueError, match=keyword):
-        WorkGrinder(executor_manager=manager, **{keyword: HUGE})
+        WorkGrinder(executor_manager=manager, **options)
 
 
 @pytest.mark.parametrize("keyword", ["deadline_seconds", "run_timeout_seconds"])
