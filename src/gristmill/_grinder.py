@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import enum
 import logging
-import threading
 from asyncio import get_running_loop
 from collections.abc import Callable
 from typing import Any, TypeVar, final
@@ -23,6 +21,7 @@ from ._clock import Clock, MonotonicClock
 from ._engine import Engine
 from ._errors import GrinderCrashedError, GrinderOverloadedError, NotStartedError, WrongLoopError
 from ._grinder_settings import GrinderSettings, require_run_timeout_support
+from ._lifecycle import Lifecycle, State
 from ._source import LeaseSource
 from ._stats import GrinderStats
 from ._work import Work
@@ -33,18 +32,10 @@ __all__ = ["LeaseSource", "WorkGrinder"]
 T = TypeVar("T")
 
 
-class _State(enum.Enum):
-    CREATED = "created"
-    RUNNING = "running"
-    STOPPING = "stopping"
-    STOPPED = "stopped"
-    BROKEN = "broken"
-
-
 _UNCHECKED = object()
 """What ``_last_checked`` holds before any callable was checked; never a user's ``fn``."""
 
-_OBSERVABLE = frozenset({_State.RUNNING, _State.STOPPING, _State.BROKEN})
+_OBSERVABLE = frozenset({State.RUNNING, State.STOPPING, State.BROKEN})
 """States in which the owning loop can still answer ``stats_from_thread``."""
 
 
@@ -148,10 +139,11 @@ class WorkGrinder:
             logger or logging.getLogger("gristmill.grinder"),
             hooks,
             self._on_crash,
+            self._on_orphaned,
         )
-        self._state = _State.CREATED
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._loop_thread: int | None = None
+        self._life = Lifecycle(
+            "WorkGrinder", "from other threads use submit_from_thread()/stats_from_thread()"
+        )
         self._crash: BaseException | None = None
         self._last_checked: object = _UNCHECKED
 
@@ -165,17 +157,17 @@ class WorkGrinder:
             NotStartedError: a ``stop()`` is still in progress.
             GrinderCrashedError: the grinder crashed earlier.
         """
-        loop = asyncio.get_running_loop()
-        if self._state is _State.RUNNING:
-            self._require_loop("start")
+        life = self._life
+        if life.state is State.RUNNING:
+            life.require_loop("start")
             return
-        if self._state is _State.STOPPING:
+        if life.state is State.STOPPING:
             raise NotStartedError("WorkGrinder is stopping; await stop() before starting again")
-        if self._state is _State.BROKEN:
+        if life.state is State.BROKEN:
             raise self._crashed_error()
-        self._loop, self._loop_thread = loop, threading.get_ident()
-        self._state = _State.RUNNING
-        self._engine.start(loop, name=f"{self._engine.settings.owner_prefix}-runner")
+        loop = life.bind()
+        life.state = State.RUNNING
+        self._engine.start(loop)
 
     async def stop(self, *, cancel_pending: bool = False, timeout: float | None = None) -> None:
         """Stop the grinder. Owning loop only; safe to call twice or concurrently.
@@ -195,11 +187,12 @@ class WorkGrinder:
             ValueError: ``timeout`` is negative, NaN or infinite.
         """
         limit = validate.optional_timeout("timeout", timeout)
-        if self._state in (_State.CREATED, _State.STOPPED):
+        life = self._life
+        if life.state in (State.CREATED, State.STOPPED):
             return
-        self._require_loop("stop")
-        if self._state is _State.RUNNING:
-            self._state = _State.STOPPING
+        life.require_loop("stop")
+        if life.state is State.RUNNING:
+            life.state = State.STOPPING
         engine = self._engine
         engine.admission.fail_waiters(
             NotStartedError("WorkGrinder stopped while this call waited for room in its queue")
@@ -217,8 +210,8 @@ class WorkGrinder:
             if timer is not None:
                 timer.cancel()
         self._last_checked = _UNCHECKED
-        if self._state is _State.STOPPING:
-            self._state = _State.STOPPED
+        if life.state is State.STOPPING:
+            life.state = State.STOPPED
 
     async def submit(
         self, fn: Callable[..., T], /, *args: Any, owner: str | None = None, **kwargs: Any
@@ -315,9 +308,10 @@ class WorkGrinder:
         Taken when the grinder runs on this loop and its queue is unbounded,
         so there is nothing to wait for and nothing to explain.
         """
+        life = self._life
         if (
-            self._state is not _State.RUNNING
-            or get_running_loop() is not self._loop
+            life.state is not State.RUNNING
+            or get_running_loop() is not life.loop
             or self._engine.admission.max_pending is not None
         ):
             return None
@@ -336,7 +330,7 @@ class WorkGrinder:
         run_timeout: float | None = None,
     ) -> asyncio.Future[T]:
         """The one way into the queue from the owning loop: checks, admission, put."""
-        if self._state is not _State.RUNNING or get_running_loop() is not self._loop:
+        if self._life.state is not State.RUNNING or get_running_loop() is not self._life.loop:
             self._require_accepting(what)
         self._check_callable(fn)
         engine = self._engine
@@ -344,7 +338,7 @@ class WorkGrinder:
             try:
                 await engine.admission.wait_for_room()
             except GrinderOverloadedError:
-                engine.reject()
+                engine.tally.reject()
                 raise
             self._require_accepting(what)  # it may have begun stopping meanwhile
         job: asyncio.Future[T] = engine.put(fn, args, kwargs, owner, deadline, run_timeout)
@@ -377,7 +371,7 @@ class WorkGrinder:
             )
             return await future
 
-        return enqueue_from_thread(loop, put_now, put_later)
+        return enqueue_from_thread(loop, "WorkGrinder", put_now, put_later)
 
     def _check_callable(self, fn: object) -> None:
         """``validate.sync_callable``, skipped for the function checked last (owning loop)."""
@@ -413,9 +407,7 @@ class WorkGrinder:
         Raises:
             WrongLoopError: called from another thread while the grinder runs.
         """
-        if self._state in (_State.RUNNING, _State.STOPPING) and (
-            threading.get_ident() != self._loop_thread
-        ):
+        if self._life.state in (State.RUNNING, State.STOPPING) and not self._life.on_loop_thread():
             raise WrongLoopError(
                 "WorkGrinder.stats() must be called on the owning loop's thread while the "
                 "grinder runs; use stats_from_thread() from other threads"
@@ -428,8 +420,8 @@ class WorkGrinder:
         Raises:
             WrongLoopError: called from a loop other than the owning one.
         """
-        if self._loop is not None and self._state is not _State.STOPPED:
-            self._require_loop("astats")
+        if self._life.loop is not None and self._life.state is not State.STOPPED:
+            self._life.require_loop("astats")
         return self._snapshot()
 
     def stats_from_thread(self, timeout: float | None = None) -> GrinderStats:
@@ -442,50 +434,44 @@ class WorkGrinder:
         """
         limit = validate.optional_timeout("timeout", timeout)
         loop = self._require_foreign_thread("stats_from_thread", accept_stopping=True)
-        return call_in_loop(loop, self._snapshot).result(limit)
+        return call_in_loop(loop, "WorkGrinder", self._snapshot).result(limit)
 
     def _snapshot(self) -> GrinderStats:
-        state = self._state
+        state = self._life.state
         return self._engine.snapshot(
             state=state.value,
-            started=state in (_State.RUNNING, _State.STOPPING),
-            stopping=state is _State.STOPPING,
+            started=state in (State.RUNNING, State.STOPPING),
+            stopping=state is State.STOPPING,
         )
 
-    def _require_loop(self, what: str) -> asyncio.AbstractEventLoop:
-        loop = asyncio.get_running_loop()
-        if loop is not self._loop:
-            raise WrongLoopError(
-                f"WorkGrinder.{what}() must be called from the event loop that started the "
-                "grinder; from other threads use submit_from_thread()/stats_from_thread()"
-            )
-        return loop
-
     def _require_accepting_state(self) -> asyncio.AbstractEventLoop:
-        if self._state is _State.RUNNING and self._loop is not None:
-            return self._loop
-        if self._state is _State.BROKEN:
+        life = self._life
+        if life.loop is not None and life.loop.is_closed() and life.state is not State.BROKEN:
+            raise NotStartedError(
+                "the event loop that ran this WorkGrinder is closed and it was never stopped; "
+                "create and start a new grinder on a running loop"
+            )
+        if life.state is State.RUNNING and life.loop is not None:
+            return life.loop
+        if life.state is State.BROKEN:
             raise self._crashed_error()
-        if self._state is _State.STOPPING:
+        if life.state is State.STOPPING:
             raise NotStartedError("WorkGrinder is stopping; it accepts no new work")
         raise NotStartedError("WorkGrinder is not started; await grinder.start() first")
 
     def _require_accepting(self, what: str) -> asyncio.AbstractEventLoop:
         self._require_accepting_state()
-        return self._require_loop(what)
+        return self._life.require_loop(what)
 
     def _require_foreign_thread(
         self, what: str, *, accept_stopping: bool = False
     ) -> asyncio.AbstractEventLoop:
-        if accept_stopping and self._state in _OBSERVABLE and self._loop is not None:
-            loop = self._loop
+        life = self._life
+        if accept_stopping and life.state in _OBSERVABLE and life.loop is not None:
+            loop = life.loop
         else:
             loop = self._require_accepting_state()
-        if threading.get_ident() == self._loop_thread:
-            raise WrongLoopError(
-                f"WorkGrinder.{what}() cannot be called from the owning event-loop thread; "
-                "use the async API instead"
-            )
+        life.require_foreign_thread(what)
         return loop
 
     def _crashed_error(self) -> GrinderCrashedError:
@@ -498,5 +484,9 @@ class WorkGrinder:
     def _on_crash(self, cause: BaseException) -> BaseException:
         """The engine or a batch failed unexpectedly: break, and hand callers the error."""
         self._crash = cause
-        self._state = _State.BROKEN
+        self._life.state = State.BROKEN
         return self._crashed_error()
+
+    def _on_orphaned(self) -> None:
+        """The loop cancelled the engine without ``stop()``: it is shutting down."""
+        self._life.state = State.STOPPED

@@ -25,10 +25,7 @@ grinder does not churn pools.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import enum
 import logging
-import threading
 from collections.abc import Callable
 from concurrent.futures import Executor
 from functools import partial
@@ -38,9 +35,11 @@ from . import _validate as validate
 from ._backends import Backend, ExecutorBackend, backend_kind, default_mp_context
 from ._backends._session import BackendSession
 from ._batching import MAX_CHUNKS
+from ._bridge import post
 from ._clock import Clock
-from ._errors import LeaseUnavailableError, NotStartedError, WrongLoopError
+from ._errors import LeaseUnavailableError, NotStartedError
 from ._lease import ExecutorLease
+from ._lifecycle import Lifecycle, State
 from ._manager_settings import manager_settings
 from ._pool import Pool
 from ._pool_registry import PoolRegistry
@@ -65,14 +64,6 @@ Called on the owning loop for the periodic check and after
 ``notify_scale_changed()``, and on the caller's thread, whichever that is, by
 ``desired_executor_count()``; so it must be safe to call from any thread.
 """
-
-
-class _State(enum.Enum):
-    CREATED = "created"
-    STARTING = "starting"
-    RUNNING = "running"
-    STOPPING = "stopping"
-    STOPPED = "stopped"
 
 
 @final
@@ -185,9 +176,9 @@ class LeasedExecutorManager:
             hooks=hooks,
         )
         self._logger = self._config.logger
-        self._state = _State.CREATED
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._loop_thread: int | None = None
+        self._life = Lifecycle(
+            "LeasedExecutorManager", "from other threads use stats() or notify_scale_changed()"
+        )
         self._stopped: asyncio.Future[None] | None = None
         self._forwarder: LogForwarder | None = None
         self._board: ProgressBoard | None = None
@@ -228,10 +219,11 @@ class LeasedExecutorManager:
     def supports_run_timeout(self) -> bool:
         """Whether the grinder can find and stop a job that overruns its run timeout.
 
-        True for process pools: their workers post progress to a shared board
-        and can be killed.
+        The backend's ability (:attr:`Backend.supports_run_timeout`): true for
+        process pools, whose workers post progress to a shared board and can
+        be killed.
         """
-        return self.backend is ExecutorBackend.PROCESS
+        return self._config.backend.supports_run_timeout
 
     @property
     def progress_board(self) -> ProgressBoard | None:
@@ -277,16 +269,15 @@ class LeasedExecutorManager:
                 backend or warming up its pools.
             Exception: whatever the backend's ``open()`` raised.
         """
-        loop = asyncio.get_running_loop()
-        if self._state is _State.RUNNING:
-            self._require_loop("start")
+        if self._life.state is State.RUNNING:
+            self._life.require_loop("start")
             return
-        if self._state in (_State.STARTING, _State.STOPPING):
+        if self._life.state in (State.STARTING, State.STOPPING):
             raise NotStartedError(
-                f"LeasedExecutorManager is {self._state.value}; "
+                f"LeasedExecutorManager is {self._life.state.value}; "
                 "await the start() or stop() in progress first"
             )
-        self._loop, self._loop_thread = loop, threading.get_ident()
+        self._life.bind()
         self._pools.options, self._forwarder = start_forwarding(
             self._config.process_logging if self.backend is ExecutorBackend.PROCESS else None,
             self._config.executor_kwargs,
@@ -297,10 +288,10 @@ class LeasedExecutorManager:
             context = self._pools.options.get("mp_context") or default_mp_context()
             self._board = ProgressBoard(context, 2 * MAX_CHUNKS * self._config.max_pools)
             self._pools.options = self._board.wrap_options(self._pools.options)
-        self._state = _State.STARTING
+        self._life.state = State.STARTING
         try:
             await self._open_backend()
-            self._resize()
+            self._scaler.start()
             await self._warm_up(list(self._pools.idle))
         except BaseException:
             await self.stop()
@@ -324,13 +315,13 @@ class LeasedExecutorManager:
         Raises:
             WrongLoopError: called from a loop other than the owning one.
         """
-        if self._state in (_State.CREATED, _State.STOPPED):
+        if self._life.state in (State.CREATED, State.STOPPED):
             return
-        self._require_loop("stop")
+        self._life.require_loop("stop")
         if self._stopped is not None:
             await asyncio.shield(self._stopped)
             return
-        self._state = _State.STOPPING
+        self._life.state = State.STOPPING
         self._stopped = asyncio.get_running_loop().create_future()
         self._scaler.cancel()
         self._pools.waiters.fail_all(NotStartedError("manager stopped while acquire() was waiting"))
@@ -339,7 +330,7 @@ class LeasedExecutorManager:
         try:
             await asyncio.to_thread(_join_executors, quiet, forwarder, self._session)
         finally:
-            self._state = _State.STOPPED
+            self._life.state = State.STOPPED
             self._stopped.set_result(None)
             self._stopped = None
             self._logger.info("manager stopped backend=%s", self._config.backend.name)
@@ -392,7 +383,7 @@ class LeasedExecutorManager:
             limit=limit,
             give_back=self._release_lease,
         )
-        if self._state is not _State.RUNNING:
+        if self._life.state is not State.RUNNING:
             # Handed a pool, but stop() revoked it before this task resumed.
             raise NotStartedError("manager stopped while acquire() was waiting")
         return lease
@@ -405,12 +396,13 @@ class LeasedExecutorManager:
 
     def notify_scale_changed(self) -> None:
         """Re-read ``size_provider`` now instead of at the next check. Any thread."""
-        if self._state is not _State.RUNNING or self._loop is None:
+        life = self._life
+        if life.state is not State.RUNNING or life.loop is None:
             return
-        if threading.get_ident() == self._loop_thread:
+        if life.on_loop_thread():
             self._resize()
         else:
-            self._loop.call_soon_threadsafe(self._resize)
+            post(life.loop, self._resize)
 
     def desired_executor_count(self) -> int:
         """Read ``size_provider`` on the calling thread and return the pool count it asks for.
@@ -421,14 +413,16 @@ class LeasedExecutorManager:
 
     def stats(self) -> ManagerStats:
         """Return a snapshot of pools, leases and lifetime counters. Any thread."""
-        return self._pools.snapshot(state=self._state.value, sizing_failures=self._scaler.failures)
+        return self._pools.snapshot(
+            state=self._life.state.value, sizing_failures=self._scaler.failures
+        )
 
     async def _open_backend(self) -> None:
         """Run the backend's ``open()`` off the loop, then become RUNNING."""
         await self._session.open(self._config.executor_kwargs)
-        if self._state is not _State.STARTING:
+        if self._life.state is not State.STARTING:
             raise NotStartedError("manager was stopped while start() was opening its backend")
-        self._state = _State.RUNNING
+        self._life.state = State.RUNNING
 
     async def _warm_up(self, pools: list[Pool]) -> None:
         """Do the start-up work of the pools ``start()`` created, off the loop.
@@ -438,36 +432,27 @@ class LeasedExecutorManager:
         """
         if pools:
             await asyncio.to_thread(self._pools.warm_up, pools, self._pools.options)
-        if self._state is not _State.RUNNING:
+        if self._life.state is not State.RUNNING:
             raise NotStartedError("manager was stopped while start() was warming up its pools")
 
-    def _require_loop(self, what: str) -> asyncio.AbstractEventLoop:
-        loop = asyncio.get_running_loop()
-        if loop is not self._loop:
-            raise WrongLoopError(
-                f"LeasedExecutorManager.{what}() must be called from the event loop that "
-                "started the manager"
-            )
-        return loop
-
     def _require_running(self, what: str) -> asyncio.AbstractEventLoop:
-        if self._state is not _State.RUNNING:
+        if self._life.state is not State.RUNNING:
             raise NotStartedError(
                 f"LeasedExecutorManager.{what}() needs a running manager "
-                f"(it is {self._state.value}); await manager.start() first"
+                f"(it is {self._life.state.value}); await manager.start() first"
             )
-        return self._require_loop(what)
+        return self._life.require_loop(what)
 
     def _release_lease(self, lease: ExecutorLease) -> None:
         if not self._pools.holds(lease):
             return
-        self._require_loop("release")
+        self._life.require_loop("release")
         self._pools.release(lease)
 
     def _retire_lease(self, lease: ExecutorLease) -> None:
         if not self._pools.holds(lease):
             return
-        self._require_loop("retire")
+        self._life.require_loop("retire")
         self._logger.warning(
             "retiring pool on request lease=%s owner=%s", lease.lease_id, lease.owner
         )
@@ -475,23 +460,22 @@ class LeasedExecutorManager:
         self._pools.replenish()
 
     def _signal(self, pool: Pool, broken: BaseException | None) -> None:
-        loop = self._loop
+        loop = self._life.loop
         if loop is None:
             return
-        if broken is not None and threading.get_ident() == self._loop_thread:
+        if broken is not None and self._life.on_loop_thread():
             # A submit refused on the loop: retire the pool before its lease can give
             # it back as idle (and lend it again) later in this same turn.
             self._on_pool_signal(pool, broken)
             return
-        with contextlib.suppress(RuntimeError):  # the loop is closed: nothing left to update
-            loop.call_soon_threadsafe(self._on_pool_signal, pool, broken)
+        post(loop, self._on_pool_signal, pool, broken)  # a closed loop has nothing to update
 
     def _on_pool_signal(self, pool: Pool, broken: BaseException | None) -> None:
-        if self._state is _State.RUNNING:
+        if self._life.state is State.RUNNING:
             self._pools.on_signal(pool, broken)
 
     def _resize(self) -> None:
-        if self._state is _State.RUNNING:  # a notice from another thread may land after stop()
+        if self._life.state is State.RUNNING:  # a notice from another thread may land after stop()
             self._scaler.check()
 
 

@@ -43,11 +43,20 @@ class Scaler:
         """Read the size signal on the calling thread and return the pool count it asks for."""
         return self._desired(self._read_size())
 
-    def check(self) -> None:
+    def start(self) -> None:
+        """The first check, at ``start()``: a pool that cannot be built fails the start.
+
+        Raises:
+            Exception: whatever the backend's ``create()`` raised.
+        """
+        self.check(strict=True)
+
+    def check(self, *, strict: bool = False) -> None:
         """Re-read the size signal, grow to the target, trim, and schedule the next check.
 
         Without a ``size_provider`` the target is ``min_pools``; a provider that
         fails keeps the previous target. The next check is armed whatever fails.
+        ``strict`` (the first check) lets a failure to grow propagate.
         """
         self.cancel()
         settings = self._settings
@@ -59,7 +68,10 @@ class Scaler:
                 self.failures += 1
             else:
                 self._pools.target = self._desired(units)
-            self._attempt("growing to the target", self._pools.replenish)
+            if strict:
+                self._pools.replenish()
+            else:
+                self._attempt("growing to the target", self._pools.replenish)
             self._attempt("trimming surplus pools", self._pools.trim)
         finally:
             clock = settings.clock

@@ -50,6 +50,7 @@ class RecordingBackend:
 
     payloads_cross_process = False
     can_kill_workers = True
+    supports_run_timeout = False
     accepted_options = frozenset({"tag"})
 
     def __init__(

@@ -22,6 +22,7 @@ class InterpreterBackend:
     name = "interpreter"
     payloads_cross_process = True
     can_kill_workers = False
+    supports_run_timeout = False
     accepted_options = frozenset({"initializer", "initargs"})
 
     def open(self, options: Mapping[str, Any]) -> None:
