@@ -112,7 +112,8 @@ def enqueue_from_thread(
     returns ``None`` when it must wait (a full queue): ``put_later()`` then
     runs as a task that waits and queues it. An error from ``put_now`` fails
     the returned future. Cancelling the returned future cancels the work,
-    or the wait for room.
+    or the wait for room. A wait cancelled from the loop's side (the loop
+    shutting down) fails the returned future with ``NotStartedError``.
 
     Raises:
         NotStartedError: the loop has closed.
@@ -123,7 +124,7 @@ def enqueue_from_thread(
         try:
             future = put_now()
             if future is None:
-                future = loop.create_task(put_later())
+                future = loop.create_task(_unless_loop_ends(put_later(), result))
         except BaseException as exc:
             if result.set_running_or_notify_cancel():
                 result.set_exception(exc)
@@ -132,6 +133,21 @@ def enqueue_from_thread(
 
     post_or_raise(loop, what, put)
     return result
+
+
+async def _unless_loop_ends(
+    wait: Coroutine[Any, Any, T], caller: concurrent.futures.Future[T]
+) -> T:
+    """Await ``wait``; a cancellation that ``caller`` did not ask for means the loop is ending."""
+    try:
+        return await wait
+    except asyncio.CancelledError:
+        if caller.cancelled():
+            raise
+        raise NotStartedError(
+            "the event loop shut down while this call waited for room in the queue; the "
+            "work was never queued"
+        ) from None
 
 
 def wrap_call(
