@@ -226,6 +226,7 @@ class Engine:
         """
         completed = failed = 0
         tally = self.tally
+        observed = tally.observed
         failure: ItemOutcome = "timed_out" if timed_out else "failed"
         for job, (ok, value) in zip(jobs, outcomes, strict=True):
             if job.done():
@@ -238,7 +239,7 @@ class Engine:
                 job.set_exception(value)
                 failed += 1
                 kind = failure
-            if tally.observed:
+            if observed:
                 tally.item_done(started - job.enqueued_at, kind)
         tally.settled(len(jobs), completed=completed, failed=failed, timed_out=timed_out)
 

@@ -26,6 +26,9 @@ from ._job import Job
 __all__ = ["JobQueue"]
 
 
+_NO_DEADLINE = math.inf
+
+
 def _mostly_stale(size: int, live: int) -> bool:
     """Whether a container of ``size`` entries, ``live`` of them current, is worth compacting."""
     return size > 2 * live + 64
@@ -60,7 +63,7 @@ class JobQueue:
         job.on_cancel = self._hook
         self._jobs.append(job)
         self.live += 1
-        if job.deadline == math.inf:
+        if job.deadline == _NO_DEADLINE:
             return False
         heapq.heappush(self._deadlines, (job.deadline, next(self._sequence), job))
         return self._deadlines[0][2] is job
