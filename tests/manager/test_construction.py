@@ -14,6 +14,7 @@ from gristmill import (
     LeasedExecutorManager,
     ProcessLoggingConfig,
     UnsupportedBackendError,
+    WrongTypeError,
 )
 from gristmill.testing import FakeClock
 from tests.helpers import make_manager
@@ -65,8 +66,8 @@ def test_size_rejects_non_positive_fractional_and_bool_values(field: str, value:
 
 @pytest.mark.parametrize("field", SIZES)
 @pytest.mark.parametrize("value", ["2", None, [2]])
-def test_size_of_wrong_type_raises_type_error(field: str, value: object) -> None:
-    with pytest.raises(TypeError, match=field):
+def test_size_of_wrong_type_raises_wrong_type_error(field: str, value: object) -> None:
+    with pytest.raises(WrongTypeError, match=f"{field} must be an integer > 0"):
         build(**{field: value})
 
 
@@ -87,10 +88,15 @@ def test_duration_rejects_nan_inf_negative_and_bool(field: str, value: object) -
 
 
 @pytest.mark.parametrize("field", DURATIONS)
-@pytest.mark.parametrize("value", ["5", None])
-def test_duration_of_wrong_type_raises_type_error(field: str, value: object) -> None:
-    with pytest.raises(TypeError, match=field):
+@pytest.mark.parametrize("value", ["five", None, [5]])
+def test_duration_of_wrong_type_raises_wrong_type_error(field: str, value: object) -> None:
+    with pytest.raises(WrongTypeError, match=f"{field} must be a finite number"):
         build(**{field: value})
+
+
+@pytest.mark.parametrize("field", DURATIONS)
+def test_duration_given_as_a_numeric_string_is_read_as_seconds(field: str) -> None:
+    build(**{field: "2.5"})  # leasepool read durations with float(); so does gristmill
 
 
 @pytest.mark.parametrize("field", sorted(set(DURATIONS) - ZERO_ALLOWED))
