@@ -30,7 +30,7 @@ from ._dispatch import BatchContext, run_batch
 from ._grinder_settings import GrinderSettings
 from ._job import Job
 from ._queue import JobQueue
-from ._source import LeaseLike, LeaseSource
+from ._source import GrinderSource, LeaseLike
 from ._stats import GrinderStats
 from ._worker import Outcome
 from .hooks import BatchEnd, BatchStart, Hooks, ItemDone, ItemOutcome, notify
@@ -54,7 +54,7 @@ class Engine:
     def __init__(
         self,
         settings: GrinderSettings,
-        manager: LeaseSource,
+        manager: GrinderSource,
         clock: Clock,
         logger: logging.Logger,
         hooks: Hooks | None,
