@@ -170,13 +170,29 @@ class _Batch:
             record.future.add_done_callback(partial(_deliver, loop, self, record))
 
     async def watch(self, abort: asyncio.Future[None]) -> None:
-        """Wait for every chunk, killing the pool if an item overruns its run timeout."""
+        """Wait for every chunk, killing the pool if an item overruns its run timeout.
+
+        Without a run timeout to watch, the batch awaits ``all_settled`` itself,
+        which the last chunk completes before it settles its items, so the
+        lease goes back before their callers resume (as in leasepool).
+        """
+        wake = partial(_complete, self.all_settled)  # an abort wakes the batch too
+        abort.add_done_callback(wake)
+        try:
+            await self._watch(abort)
+        finally:
+            abort.remove_done_callback(wake)
+
+    async def _watch(self, abort: asyncio.Future[None]) -> None:
         while self.unsettled:
             wait = self._next_check()
-            await asyncio.wait(
-                (self.all_settled, abort), timeout=wait, return_when=asyncio.FIRST_COMPLETED
-            )
-            if self.all_settled.done():
+            if wait is None:
+                await self.all_settled
+            else:
+                await asyncio.wait(
+                    (self.all_settled, abort), timeout=wait, return_when=asyncio.FIRST_COMPLETED
+                )
+            if not self.unsettled:
                 return
             if abort.done():
                 self.abandon()
@@ -207,6 +223,8 @@ class _Batch:
         future = record.future
         assert future is not None
         jobs = record.jobs
+        if self.unsettled == 1:  # the last chunk: wake the batch ahead of the callers
+            _complete(self.all_settled)
         try:
             if future.cancelled():
                 self._salvage(record, None, started=False)
@@ -227,8 +245,6 @@ class _Batch:
         finally:
             self._release_slot(record)
             self.unsettled -= 1
-            if self.unsettled == 0 and not self.all_settled.done():
-                self.all_settled.set_result(None)
 
     def _prepare(self, chunk: list[Job]) -> tuple[Callable[..., Any], Any, list[Job]]:
         """Return the worker function and payload to submit, and the items they carry.
@@ -391,6 +407,11 @@ class _Batch:
         if board is not None and record.slot >= 0:
             board.release(record.slot)
             record.slot = -1
+
+
+def _complete(done: asyncio.Future[None], *_: object) -> None:
+    if not done.done():
+        done.set_result(None)
 
 
 def _timed(run: Callable[[Any, int], Any], payload: Any, slot: int) -> tuple[Any, float]:
