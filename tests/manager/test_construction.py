@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import multiprocessing
 import threading
 from typing import Any
 
@@ -205,3 +206,13 @@ async def test_custom_logger_receives_lifecycle_events(
     messages = [r.getMessage() for r in caplog.records if r.name == "tests.custom"]
     assert any("manager started" in m for m in messages), messages
     assert any("manager stopped" in m for m in messages), messages
+
+
+def test_mp_context_is_the_non_fork_default_unless_one_is_given() -> None:
+    default = LeasedExecutorManager(backend="process", max_pools=1).mp_context
+    assert default is not None
+    assert default.get_start_method() in {"forkserver", "spawn"}
+    spawn = multiprocessing.get_context("spawn")
+    given = LeasedExecutorManager(backend="process", max_pools=1, mp_context=spawn)
+    assert given.mp_context is spawn
+    assert LeasedExecutorManager(backend="thread", max_pools=1).mp_context is None
