@@ -4,9 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-LINTED := src tests benchmarks examples docs/_griffe .ci
+LINTED := src tests benchmarks examples docs/_griffe .ci compat
 
-.PHONY: demo test lint typecheck docs check bench soak clean
+.PHONY: demo test lint typecheck docs check bench soak clean compat
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ check: lint typecheck test
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+
+# leasepool 0.1.3's own test suite, run against gristmill through compat/shim; the
+# sdist is downloaded once into compat/.cache (see compat/run.py for the verdict).
+compat: $(STAMP)
+	$(BIN)/python compat/run.py
 
 soak: $(STAMP)
 	$(BIN)/python -m pytest -m soak -s --timeout=1800 tests/soak

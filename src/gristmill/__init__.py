@@ -27,6 +27,7 @@ from ._errors import (
     UnsupportedBackendError,
     WorkerCrashedError,
     WrongLoopError,
+    WrongTypeError,
 )
 from ._grinder import LeaseSource, WorkGrinder
 from ._lease import ExecutorLease, LeasedExecutor
@@ -71,6 +72,7 @@ __all__ = [
     "WorkGrinder",
     "WorkerCrashedError",
     "WrongLoopError",
+    "WrongTypeError",
     "__version__",
     "available_backends",
     "register_backend",

@@ -169,14 +169,30 @@ class _Batch:
             chunk.future.add_done_callback(partial(_deliver, loop, self, chunk))
 
     async def watch(self, abort: asyncio.Future[None]) -> None:
-        """Wait for every chunk, killing the pool if an item overruns its run timeout."""
+        """Wait for every chunk, killing the pool if an item overruns its run timeout.
+
+        The last chunk completes ``all_settled`` before it settles its items,
+        so the batch wakes ahead of their callers and the lease goes back
+        before they resume (as in leasepool). An abort wakes the batch too.
+        """
+        wake = partial(_complete, self.all_settled)
+        abort.add_done_callback(wake)
+        try:
+            await self._watch(abort)
+        finally:
+            abort.remove_done_callback(wake)
+
+    async def _watch(self, abort: asyncio.Future[None]) -> None:
         watchdog = self.watchdog
         while self.unsettled:
             wait = watchdog.next_check()
-            await asyncio.wait(
-                (self.all_settled, abort), timeout=wait, return_when=asyncio.FIRST_COMPLETED
-            )
-            if self.all_settled.done():
+            if wait is None:
+                await self.all_settled
+            else:
+                await asyncio.wait(
+                    (self.all_settled, abort), timeout=wait, return_when=asyncio.FIRST_COMPLETED
+                )
+            if not self.unsettled:
                 return
             if abort.done():
                 self.abandon()
@@ -215,6 +231,8 @@ class _Batch:
         future = chunk.future
         assert future is not None
         jobs = chunk.jobs
+        if self.unsettled == 1:  # the last chunk: wake the batch ahead of the callers
+            _complete(self.all_settled)
         try:
             if future.cancelled():
                 self._salvage(chunk, None, started=False)
@@ -235,8 +253,6 @@ class _Batch:
         finally:
             self.chunks.close(chunk)
             self.unsettled -= 1
-            if self.unsettled == 0 and not self.all_settled.done():
-                self.all_settled.set_result(None)
 
     def fail(self, jobs: Sequence[Job], exc: BaseException) -> None:
         """Settle every item in ``jobs`` with the same exception."""
@@ -319,6 +335,12 @@ class _Batch:
         if jobs:
             self.requeued += len(jobs)
             self.owner.requeue(jobs)
+
+
+def _complete(done: asyncio.Future[None], *_: object) -> None:
+    """Resolve ``done`` unless it already is; also an ``abort`` done-callback."""
+    if not done.done():
+        done.set_result(None)
 
 
 def _timed(run: Callable[[Any, int], Any], payload: Any, slot: int) -> tuple[Any, float]:

@@ -33,7 +33,7 @@ from ._errors import NotStartedError
 from ._grinder_settings import GrinderSettings
 from ._job import Job
 from ._queue import JobQueue
-from ._source import LeaseLike, LeaseSource
+from ._source import GrinderSource, LeaseLike
 from ._stats import GrinderStats
 from ._tally import Tally
 from ._worker import Outcome
@@ -69,7 +69,7 @@ class Engine:
     def __init__(
         self,
         settings: GrinderSettings,
-        manager: LeaseSource,
+        manager: GrinderSource,
         clock: Clock,
         logger: logging.Logger,
         hooks: Hooks | None,

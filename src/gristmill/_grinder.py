@@ -19,10 +19,16 @@ from ._admission import Overflow
 from ._bridge import call_in_loop, enqueue_from_thread
 from ._clock import Clock, MonotonicClock
 from ._engine import Engine
-from ._errors import GrinderCrashedError, GrinderOverloadedError, NotStartedError, WrongLoopError
+from ._errors import (
+    GrinderCrashedError,
+    GrinderOverloadedError,
+    NotStartedError,
+    WrongLoopError,
+    WrongTypeError,
+)
 from ._grinder_settings import GrinderSettings, require_run_timeout_support
 from ._lifecycle import Lifecycle, State
-from ._source import LeaseSource
+from ._source import LeaseSource, resolve_source
 from ._stats import GrinderStats
 from ._work import Work
 from .hooks import Hooks
@@ -55,14 +61,18 @@ class WorkGrinder:
     ``submit_from_thread()`` and ``stats_from_thread()`` from other threads.
 
     Args:
-        executor_manager: Where batches lease their executors.
+        executor_manager: Where batches lease their executors: a
+            :class:`~gristmill.LeasedExecutorManager`, or any object with an
+            async ``acquire()`` (see :class:`LeaseSource` for the traits the
+            grinder reads when they are there, and their fallbacks).
         max_wait_seconds: Longest time the oldest pending job waits for a batch.
         batch_size_threshold: Pending jobs that start a batch at once.
         lease_seconds: Lease length asked for each batch.
         owner_prefix: Prefix of each batch's lease owner label.
         logger: Logger for lifecycle events; defaults to ``gristmill.grinder``.
         max_concurrent_batches: Batches that may run at once (each holds a
-            lease). Defaults to the manager's ``max_pools``.
+            lease). Defaults to the manager's ``max_pools`` (1 for a manager
+            without one).
         max_batch_size: Largest batch cut from a backlog. Defaults to
             ``max(batch_size_threshold, 4096)``.
         clock: Time source; defaults to the manager's clock.
@@ -92,7 +102,8 @@ class WorkGrinder:
         ValueError: a number is zero, negative, NaN, infinite, a bool, or
             fractional where a count is needed; an unknown ``overflow``; a
             run timeout on a backend whose jobs cannot be stopped.
-        TypeError: a parameter has the wrong type.
+        WrongTypeError: a parameter has the wrong type (a ``TypeError`` and
+            a ``ValueError``), or ``executor_manager`` has no ``acquire()``.
     """
 
     def __init__(
@@ -114,6 +125,7 @@ class WorkGrinder:
         max_retries: int = 1,
         hooks: Hooks | None = None,
     ) -> None:
+        source = resolve_source(executor_manager)
         settings = GrinderSettings.build(
             max_wait_seconds=max_wait_seconds,
             batch_size_threshold=batch_size_threshold,
@@ -126,15 +138,15 @@ class WorkGrinder:
             deadline_seconds=deadline_seconds,
             run_timeout_seconds=run_timeout_seconds,
             max_retries=max_retries,
-            manager=executor_manager,
+            manager=source,
         )
         if hooks is not None and not isinstance(hooks, Hooks):
-            raise TypeError(f"hooks must be a gristmill.Hooks, got {type(hooks).__name__}")
-        self._manager = executor_manager
-        self._clock: Clock = clock or getattr(executor_manager, "clock", None) or MonotonicClock()
+            raise WrongTypeError(f"hooks must be a gristmill.Hooks, got {type(hooks).__name__}")
+        self._manager = source
+        self._clock: Clock = clock or source.clock or MonotonicClock()
         self._engine = Engine(
             settings,
-            executor_manager,
+            source,
             self._clock,
             logger or logging.getLogger("gristmill.grinder"),
             hooks,

@@ -56,7 +56,8 @@ class LeasedExecutor(Executor):
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Refuse: a leased executor is shut down by its manager, never by a borrower."""
         raise RuntimeError(
-            "do not shut down a leased executor; return it with `await lease.release()`"
+            "Do not shut down a leased executor: it belongs to its manager; "
+            "return it with `await lease.release()`"
         )
 
 
@@ -178,6 +179,7 @@ class ExecutorLease:
     ) -> Future[T]:
         if self._clock.time() >= self.hard_expires_at:
             raise LeaseExpiredError(
-                f"lease {self.lease_id} passed its hard expiry; acquire a new lease"
+                f"lease {self.lease_id} expired: it passed its hard expiry and is revoked; "
+                "acquire a new lease"
             )
         return self._pool.submit(self, fn, args, kwargs)

@@ -17,7 +17,12 @@ the counters) are kept by :class:`~gristmill._pool_registry.PoolRegistry`; the s
 loop is :class:`~gristmill._scaling.Scaler`.
 
 All bookkeeping happens on the owning event loop's thread. Executor callbacks
-reach it only through ``call_soon_threadsafe``. Surplus idle pools are kept
+reach it only through ``call_soon_threadsafe``: a worker thread queues what it
+saw (a pool drained, or broke) before the borrower's future settles, and the
+loop applies the queue on its next turn, or at once when code on the loop's
+thread asks the manager anything first (``acquire()``, a count, ``stats()``).
+So a job that failed because its pool broke is never seen, on the loop, before
+the pool is retired and replaced. Surplus idle pools are kept
 warm for ``idle_keepalive_seconds`` before they are shut down, so a busy
 grinder does not churn pools.
 """
@@ -26,9 +31,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor
 from functools import partial
+from multiprocessing.context import BaseContext
 from typing import Any, final
 
 from . import _validate as validate
@@ -182,6 +189,8 @@ class LeasedExecutorManager:
         self._stopped: asyncio.Future[None] | None = None
         self._forwarder: LogForwarder | None = None
         self._board: ProgressBoard | None = None
+        self._signals: deque[tuple[Pool, BaseException | None]] = deque()
+        self._applying = False
         self._pools = PoolRegistry(self._config, host=self, signal=self._signal)
         self._session = BackendSession(self._config.backend, self._logger)
         self._scaler = Scaler(self._config, self._pools)
@@ -231,23 +240,50 @@ class LeasedExecutorManager:
         return self._board
 
     @property
+    def mp_context(self) -> BaseContext | None:
+        """The multiprocessing context, so the start method, of the process pools. Any thread.
+
+        The ``mp_context`` given to the constructor, else ``forkserver``
+        (``spawn`` where that is missing): gristmill never forks unless asked
+        to, unlike leasepool on Linux. ``manager.mp_context.get_start_method()``
+        says which. ``None`` for backends other than ``process``.
+        """
+        if self.backend is not ExecutorBackend.PROCESS:
+            return None
+        given: BaseContext | None = self._config.executor_kwargs.get("mp_context")
+        return given or default_mp_context()
+
+    @property
+    def _process_log_mp_context(self) -> BaseContext | None:
+        # leasepool's private name for the context of its log-forwarding process
+        # pools, which leasepool programs read to check their start method.
+        return self.mp_context
+
+    @property
     def clock(self) -> Clock:
         """The time source for every timing rule of this manager."""
         return self._config.clock
 
     @property
     def available_count(self) -> int:
-        """Idle pools ready to lend."""
+        """Idle pools, ready to lend at once. Any thread."""
+        self._catch_up()
         return len(self._pools.idle)
 
     @property
     def leased_count(self) -> int:
-        """Pools currently on loan."""
-        return len(self._pools.leases)
+        """Pools not free because of a lease: on loan, or released and still draining. Any thread.
+
+        As in leasepool, a pool released while its work still runs counts
+        here until that work is done; ``stats()["draining"]`` tells how many.
+        """
+        self._catch_up()
+        return self._pools.leased
 
     @property
     def total_count(self) -> int:
-        """Live pools: idle, leased and draining."""
+        """Live pools: ``available_count + leased_count``. Any thread."""
+        self._catch_up()
         return self._pools.total
 
     async def start(self) -> None:
@@ -362,6 +398,7 @@ class LeasedExecutorManager:
             ValueError: ``lease_seconds`` or ``timeout`` is out of range.
         """
         loop = self._require_running("acquire")
+        self._catch_up()
         seconds = (
             self._config.default_lease
             if lease_seconds is None
@@ -374,8 +411,8 @@ class LeasedExecutorManager:
                 return self._pools.grant(pool, lease_seconds=seconds, owner=owner)
         if not wait:
             raise LeaseUnavailableError(
-                f"no executor is free and max_pools={self._config.max_pools} are in use; "
-                "retry later or acquire with wait=True"
+                f"No executor available: all max_pools={self._config.max_pools} pools are "
+                "in use; retry later or acquire with wait=True"
             )
         lease = await self._pools.waiters.wait(
             Waiter(loop.create_future(), seconds, owner),
@@ -413,6 +450,7 @@ class LeasedExecutorManager:
 
     def stats(self) -> ManagerStats:
         """Return a snapshot of pools, leases and lifetime counters. Any thread."""
+        self._catch_up()
         return self._pools.snapshot(
             state=self._life.state.value, sizing_failures=self._scaler.failures
         )
@@ -468,7 +506,30 @@ class LeasedExecutorManager:
             # it back as idle (and lend it again) later in this same turn.
             self._on_pool_signal(pool, broken)
             return
-        post(loop, self._on_pool_signal, pool, broken)  # a closed loop has nothing to update
+        self._signals.append((pool, broken))  # deque.append is thread-safe
+        post(loop, self._apply_signals)  # a closed loop has nothing left to update
+
+    def _catch_up(self) -> None:
+        """On the owning loop's thread, apply queued pool signals now, not on the next turn.
+
+        A caller on the loop that blocked on a job's ``result()`` has not let
+        the loop turn since the job's pool broke; it still sees the manager
+        as it is after the break. Not from inside a lease hook, which may run
+        while the books are half updated: the loop's turn applies them then.
+        """
+        if self._signals and not self._pools.telling and self._life.on_loop_thread():
+            self._apply_signals()
+
+    def _apply_signals(self) -> None:
+        """Apply the pool signals worker threads queued, in order (owning loop)."""
+        if self._applying:  # asked again from a hook while applying: the loop below goes on
+            return
+        self._applying = True
+        try:
+            while self._signals:
+                self._on_pool_signal(*self._signals.popleft())
+        finally:
+            self._applying = False
 
     def _on_pool_signal(self, pool: Pool, broken: BaseException | None) -> None:
         if self._life.state is State.RUNNING:

@@ -64,6 +64,12 @@ class PoolRegistry:
         self.leases_released = 0
         self.leases_revoked = 0
         self.leases_expired = 0
+        self.telling = False  # a lease hook runs: the books may be half updated
+
+    @property
+    def leased(self) -> int:
+        """Pools held by a lease, or released and still draining."""
+        return len(self.leases) + len(self.draining)
 
     @property
     def total(self) -> int:
@@ -245,7 +251,7 @@ class PoolRegistry:
             "max_pools": config.max_pools,
             "min_pools": config.min_pools,
             "available": len(self.idle),
-            "leased": len(leases),
+            "leased": len(leases) + len(self.draining),
             "draining": len(self.draining),
             "total": self.total,
             "workers_per_pool": config.workers,
@@ -302,7 +308,11 @@ class PoolRegistry:
         hooks = self._config.hooks
         if hooks is not None:
             event = LeaseEvent(kind, lease.lease_id, lease.owner, lease._pool.name)
-            notify(hooks.on_lease, event, self._config.logger)
+            self.telling = True
+            try:
+                notify(hooks.on_lease, event, self._config.logger)
+            finally:
+                self.telling = False
 
 
 def _shut_down(backend: Backend, executor: Executor, *, kill: bool) -> None:

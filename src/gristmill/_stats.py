@@ -29,11 +29,14 @@ class ManagerStats(TypedDict):
     - ``state``: ``created``, ``starting`` (opening the backend), ``running``,
       ``stopping`` or ``stopped``.
     - ``desired``: the pool count the sizing policy asks for right now.
-    - ``available``, ``leased`` and ``draining`` partition ``total``, the live
-      pools: a draining pool has been released but still finishes work it was
-      given, and is lent again once it is done.
+    - ``available`` and ``leased`` split ``total``, the live pools, as in
+      leasepool: ``leased`` counts the pools held by a live lease and the
+      pools released while their work still runs (``draining``). A draining
+      pool is lent again once that work is done.
+    - ``draining``: the part of ``leased`` that has been released.
     - ``waiters``: ``acquire()`` calls queued for a pool.
-    - ``leases``: one :class:`LeaseInfo` per live lease (``len == leased``).
+    - ``leases``: one :class:`LeaseInfo` per live lease
+      (``len == leased - draining``).
 
     Lifetime counters, which only grow (also across restarts):
 
@@ -56,8 +59,9 @@ class ManagerStats(TypedDict):
 
     Every snapshot taken on the owning loop satisfies::
 
+        available + leased == total
         pools_created - pools_retired == total
-        leases_granted == leases_released + leases_revoked + leased
+        leases_granted == leases_released + leases_revoked + len(leases)
     """
 
     backend: str

@@ -126,4 +126,9 @@ class WaiterQueue:
 
 def _time_out(future: asyncio.Future[ExecutorLease], limit: float) -> None:
     if not future.done():
-        future.set_exception(TimeoutError(f"no executor became free within {limit}s"))
+        future.set_exception(
+            TimeoutError(
+                f"Timed out waiting for a lease: no executor became free within {limit}s; "
+                "pass a longer timeout, or raise max_pools"
+            )
+        )

@@ -106,7 +106,10 @@ class _StateCollector(Collector):
             if source.manager is not None:
                 pool_stats = source.manager.stats()
                 pools.add_metric([name, "available"], pool_stats["available"])
-                pools.add_metric([name, "leased"], pool_stats["leased"])
+                # stats()["leased"] counts draining pools too (leasepool's meaning);
+                # the gauge's states partition the live pools.
+                held = pool_stats["leased"] - pool_stats["draining"]
+                pools.add_metric([name, "leased"], held)
                 pools.add_metric([name, "draining"], pool_stats["draining"])
                 live.add_metric([name], pool_stats["total"])
                 cap.add_metric([name], pool_stats["max_pools"])
