@@ -45,4 +45,4 @@ soak: $(STAMP)
 	$(BIN)/python -m pytest -m soak -s --timeout=1800 tests/soak
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist site
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist site compat/.cache
