@@ -30,6 +30,17 @@ class TwoArgError(Exception):
         self.code = code
 
 
+def _refuse_to_be_rebuilt() -> None:
+    raise RuntimeError("refusing to be rebuilt")
+
+
+class Unloadable:
+    """Pickles fine anywhere; unpickling it raises ``RuntimeError``."""
+
+    def __reduce__(self) -> tuple[Callable[..., object], tuple[object, ...]]:
+        return (_refuse_to_be_rebuilt, ())
+
+
 def square(x: int) -> int:
     return x * x
 
