@@ -68,31 +68,69 @@ def mirror(
 def enqueue_from_thread(
     loop: asyncio.AbstractEventLoop,
     put_now: Callable[[], asyncio.Future[T] | None],
-    put_later: Callable[[], Coroutine[Any, Any, T]],
+    put_later: Callable[[], Coroutine[Any, Any, asyncio.Future[T]]],
 ) -> concurrent.futures.Future[T]:
     """Queue work on ``loop`` from another thread; return a future for its outcome. Any thread.
 
     On the loop, ``put_now()`` queues the work and returns its future, or
     returns ``None`` when it must wait (a full queue): ``put_later()`` then
-    runs as a task that waits and queues it. An error from ``put_now`` fails
-    the returned future. Cancelling the returned future cancels the work,
-    or the wait for room.
+    runs as a task that waits for room, queues the work and returns its
+    future. Either way the work's future is mirrored into the returned one,
+    never awaited by a task: a task that awaited it would re-raise a job's
+    ``KeyboardInterrupt`` or ``SystemExit`` out of the event loop, and end
+    cancelled by a job's ``CancelledError``. An error from ``put_now`` or
+    ``put_later`` fails the returned future. Cancelling the returned future
+    cancels the work, or the wait for room.
     """
     result: concurrent.futures.Future[T] = concurrent.futures.Future()
 
     def put() -> None:
         try:
             future = put_now()
-            if future is None:
-                future = loop.create_task(put_later())
         except BaseException as exc:
-            if result.set_running_or_notify_cancel():
-                result.set_exception(exc)
+            _fail(result, exc)
             return
-        mirror(future, result, loop)
+        if future is not None:
+            mirror(future, result, loop)
+            return
+        waiting = loop.create_task(put_later())
+        waiting.add_done_callback(partial(_queued, result, loop))
+        result.add_done_callback(partial(_cancel_wait, waiting, loop))
 
     loop.call_soon_threadsafe(put)
     return result
+
+
+def _queued(
+    result: concurrent.futures.Future[T],
+    loop: asyncio.AbstractEventLoop,
+    waiting: asyncio.Task[asyncio.Future[T]],
+) -> None:
+    """The wait for room ended: mirror the queued work, or pass on why it was not queued."""
+    if waiting.cancelled():
+        result.cancel()
+        result.set_running_or_notify_cancel()  # wakes concurrent.futures.wait(); see mirror
+        return
+    exc = waiting.exception()
+    if exc is not None:
+        _fail(result, exc)
+    else:
+        mirror(waiting.result(), result, loop)
+
+
+def _cancel_wait(
+    waiting: asyncio.Task[Any],
+    loop: asyncio.AbstractEventLoop,
+    done: concurrent.futures.Future[Any],
+) -> None:
+    """The caller's future is done (any thread): if it was cancelled, stop waiting for room."""
+    if done.cancelled() and not loop.is_closed():
+        loop.call_soon_threadsafe(waiting.cancel)
+
+
+def _fail(result: concurrent.futures.Future[Any], exc: BaseException) -> None:
+    if result.set_running_or_notify_cancel():
+        result.set_exception(exc)
 
 
 def wrap_call(
