@@ -207,3 +207,31 @@ async def test_an_unhashable_callable_runs_beside_other_items_and_the_grinder_ke
     futures = [await grinder.enqueue(Adder(i), i) for i in range(4)]
     assert await asyncio.wait_for(asyncio.gather(*futures), 10) == [0, 2, 4, 6]
     await assert_still_works_after(grinder, submitted=8)
+
+
+class Introverted:
+    """A callable whose every missing attribute (``__code__``, ``__qualname__``, ...) raises."""
+
+    def __init__(self, n: int, error: type[BaseException]) -> None:
+        self.n = n
+        self.error = error
+
+    def __getattr__(self, name: str) -> Any:
+        raise self.error(name)
+
+    def __call__(self, x: int) -> int:
+        return x + self.n
+
+
+async def test_a_callable_whose_introspection_raises_is_queued_and_runs(
+    make_grinder: GrinderFactory,
+) -> None:
+    grinder = await make_grinder(batch_size_threshold=3)
+    futures = [
+        await grinder.enqueue(Introverted(1, RuntimeError), 1),
+        await grinder.enqueue(functools.partial(Introverted(2, KeyboardInterrupt), 2)),
+    ]
+    from_thread = await asyncio.to_thread(grinder.submit_from_thread, Introverted(3, SystemExit), 3)
+    futures.append(asyncio.wrap_future(from_thread))
+    assert await asyncio.wait_for(asyncio.gather(*futures), 10) == [2, 4, 6]
+    assert grinder.stats()["state"] == "running"

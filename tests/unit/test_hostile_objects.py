@@ -127,19 +127,6 @@ def test_names_of_ordinary_objects_are_unchanged() -> None:
     assert describe(name_of) == "a function name_of"
 
 
-@pytest.mark.parametrize(
-    "make",
-    [Hostile, Interrupting, WrongTypes, nameless],
-    ids=["raising", "interrupting", "wrong types", "nameless"],
-)
-def test_a_callable_whose_introspection_raises_is_accepted(
-    make: Callable[[], Callable[[], object]],
-) -> None:
-    fn = make()
-    sync_callable(fn)
-    sync_callable(functools.partial(fn))
-
-
 def test_an_async_call_is_still_refused_behind_a_raising_getattr() -> None:
     with pytest.raises(TypeError, match="AsyncByClass\\) is an async function"):
         sync_callable(AsyncByClass())
