@@ -104,16 +104,21 @@ def enqueue_from_thread(
     loop: asyncio.AbstractEventLoop,
     what: str,
     put_now: Callable[[], asyncio.Future[T] | None],
-    put_later: Callable[[], Coroutine[Any, Any, T]],
+    put_later: Callable[[], Coroutine[Any, Any, asyncio.Future[T]]],
 ) -> concurrent.futures.Future[T]:
     """Queue work on ``loop`` from another thread; return a future for its outcome. Any thread.
 
     On the loop, ``put_now()`` queues the work and returns its future, or
     returns ``None`` when it must wait (a full queue): ``put_later()`` then
-    runs as a task that waits and queues it. An error from ``put_now`` fails
-    the returned future. Cancelling the returned future cancels the work,
-    or the wait for room. A wait cancelled from the loop's side (the loop
-    shutting down) fails the returned future with ``NotStartedError``.
+    runs as a task that waits for room, queues the work and returns its
+    future. Either way the work's future is mirrored into the returned one,
+    never awaited by a task: a task that awaited it would re-raise a job's
+    ``KeyboardInterrupt`` or ``SystemExit`` out of the event loop, and end
+    cancelled by a job's ``CancelledError``. An error from ``put_now`` or
+    ``put_later`` fails the returned future. Cancelling the returned future
+    cancels the work, or the wait for room.
+    A wait cancelled from the loop's side (the loop shutting down) fails the
+    returned future with ``NotStartedError``.
 
     Raises:
         NotStartedError: the loop has closed.
@@ -123,31 +128,58 @@ def enqueue_from_thread(
     def put() -> None:
         try:
             future = put_now()
-            if future is None:
-                future = loop.create_task(_unless_loop_ends(put_later(), result))
         except BaseException as exc:
-            if result.set_running_or_notify_cancel():
-                result.set_exception(exc)
+            _fail(result, exc)
             return
-        mirror(future, result, loop)
+        if future is not None:
+            mirror(future, result, loop)
+            return
+        waiting = loop.create_task(put_later())
+        waiting.add_done_callback(partial(_queued, result, loop))
+        result.add_done_callback(partial(_cancel_wait, waiting, loop))
 
     post_or_raise(loop, what, put)
     return result
 
 
-async def _unless_loop_ends(
-    wait: Coroutine[Any, Any, T], caller: concurrent.futures.Future[T]
-) -> T:
-    """Await ``wait``; a cancellation that ``caller`` did not ask for means the loop is ending."""
-    try:
-        return await wait
-    except asyncio.CancelledError:
-        if caller.cancelled():
-            raise
-        raise NotStartedError(
-            "the event loop shut down while this call waited for room in the queue; the "
-            "work was never queued"
-        ) from None
+def _queued(
+    result: concurrent.futures.Future[T],
+    loop: asyncio.AbstractEventLoop,
+    waiting: asyncio.Task[asyncio.Future[T]],
+) -> None:
+    """The wait for room ended: mirror the queued work, or pass on why it was not queued."""
+    if waiting.cancelled():
+        if result.cancelled():  # the caller asked for it
+            result.set_running_or_notify_cancel()  # wakes concurrent.futures.wait(); see mirror
+            return
+        _fail(  # nobody on this side cancels the wait: the loop is shutting down
+            result,
+            NotStartedError(
+                "the event loop shut down while this call waited for room in the queue; the "
+                "work was never queued"
+            ),
+        )
+        return
+    exc = waiting.exception()
+    if exc is not None:
+        _fail(result, exc)
+    else:
+        mirror(waiting.result(), result, loop)
+
+
+def _cancel_wait(
+    waiting: asyncio.Task[Any],
+    loop: asyncio.AbstractEventLoop,
+    done: concurrent.futures.Future[Any],
+) -> None:
+    """The caller's future is done (any thread): if it was cancelled, stop waiting for room."""
+    if done.cancelled():
+        post(loop, waiting.cancel)
+
+
+def _fail(result: concurrent.futures.Future[Any], exc: BaseException) -> None:
+    if result.set_running_or_notify_cancel():
+        result.set_exception(exc)
 
 
 def wrap_call(

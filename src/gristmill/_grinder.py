@@ -377,11 +377,10 @@ class WorkGrinder:
             )
             return job
 
-        async def put_later() -> T:  # wait for room (or be refused) on the loop
-            future = await self._enqueue(
+        async def put_later() -> asyncio.Future[T]:  # wait for room (or be refused) on the loop
+            return await self._enqueue(
                 "submit_from_thread", fn, args, kwargs, owner, deadline, run_timeout
             )
-            return await future
 
         return enqueue_from_thread(loop, "WorkGrinder", put_now, put_later)
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 from ._errors import LeaseExpiredError, WorkerCrashedError
 from ._job import Job
+from ._naming import repr_of
 from ._worker import Outcome
 
 __all__ = ["Loss", "Verdicts", "sort_lost"]
@@ -120,7 +121,7 @@ def _blame(job: Job, loss: Loss) -> BaseException | None:
         )
     error = WorkerCrashedError(
         f"the worker process died while running this item alone ({runs}, max_retries="
-        f"{loss.max_retries}): {loss.cause!r}. The item itself kills its worker "
+        f"{loss.max_retries}): {repr_of(loss.cause)}. The item itself kills its worker "
         "(os._exit, a segfault, running out of memory, or a signal)"
     )
     error.__cause__ = loss.cause

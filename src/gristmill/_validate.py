@@ -21,6 +21,7 @@ import threading
 from numbers import Real
 
 from ._errors import WrongTypeError
+from ._naming import name_of, type_name
 
 __all__ = [
     "MAX_SECONDS",
@@ -78,7 +79,9 @@ def sync_callable(fn: object) -> None:
 
     ``functools.partial`` objects are seen through, so a partial of an async
     function (or of an object with an async ``__call__``) is refused too, and
-    the message names what it wraps.
+    the message names what it wraps. A callable whose introspection raises
+    (a ``__getattr__`` that raises for ``__code__``, say) is accepted: should
+    it return a coroutine after all, that fails its own item.
 
     Raises:
         TypeError: ``fn`` is not callable, or calling it would only create a
@@ -86,21 +89,28 @@ def sync_callable(fn: object) -> None:
             says what to pass instead.
     """
     if not callable(fn):
-        hint = (
-            "; pass the function itself, not a call to it"
-            if inspect.isawaitable(fn) or inspect.isgenerator(fn)
-            else ""
-        )
-        raise TypeError(f"fn must be callable, got {type(fn).__name__}{hint}")
-    while isinstance(fn, functools.partial):
-        fn = fn.func
-    if _is_async(fn):
-        name = getattr(fn, "__qualname__", type(fn).__name__)
+        raise TypeError(f"fn must be callable, got {type_name(fn)}{_call_hint(fn)}")
+    try:
+        while issubclass(type(fn), functools.partial):
+            fn = fn.func  # type: ignore[attr-defined]
+        refused = _is_async(fn)
+    except BaseException:  # its own introspection failed: it cannot be told apart
+        return
+    if refused:
         raise TypeError(
-            f"{name} is an async function; the grinder runs sync callables in executor "
+            f"{name_of(fn)} is an async function; the grinder runs sync callables in executor "
             "workers, where nothing would await it. Await it on the event loop instead, "
             "or submit a plain (def) function"
         )
+
+
+def _call_hint(fn: object) -> str:
+    """The hint for a non-callable that is what a call returned (a coroutine, a generator)."""
+    try:
+        called = inspect.isawaitable(fn) or inspect.isgenerator(fn)
+    except BaseException:  # its __class__ raised: it is no coroutine of ours
+        return ""
+    return "; pass the function itself, not a call to it" if called else ""
 
 
 def _is_async(fn: object) -> bool:

@@ -3,35 +3,42 @@
 A chunk is one ``executor.submit`` that carries many calls. Each call gets its
 own outcome, ``(True, result)`` or ``(False, exception)``, exactly as if it had
 been submitted alone. On backends whose payloads cross a process boundary the
-chunk travels pickled, and this module keeps one bad item from spoiling the
-rest::
+chunk travels pickled (see :mod:`gristmill._wire`, which keeps one bad item
+from spoiling the rest)::
 
-    parent: encode_calls ── an argument that will not pickle fails its own item here
-       │ payload (bytes)
+    parent: encode_calls ── a function or argument that will not pickle fails its own item
+       │ payload
        ▼
-    worker: run_pickled ── call_each ── a result or exception that will not make
-       │                                the trip back fails its own item here
-       │ outcomes (bytes)
+    worker: run_pickled ── decode_calls ── an object that will not unpickle fails the
+       │                   call_each       items that use it; the rest run
+       │                   encode_outcomes ── a result or exception that will not make
+       │ outcomes (bytes)                     the trip back fails its own item
        ▼
     parent: decode_outcomes ── re-attach each worker traceback as a RemoteTraceback
 
 A worker exception keeps its traceback as a :class:`RemoteTraceback`
-``__cause__``, the way ``ProcessPoolExecutor`` does. What cannot be isolated to
-one item fails the whole chunk with an :class:`UnpicklableError`: calls that
-pickle in the parent but do not unpickle in the worker, and results that
-unpickle in the worker but not in the parent.
+``__cause__``, the way ``ProcessPoolExecutor`` does.
 """
 
 from __future__ import annotations
 
-import pickle
-import traceback
 from collections.abc import Callable, Sequence
 from types import CoroutineType
 from typing import Any
 
 from ._errors import RemoteTraceback, UnpicklableError
+from ._naming import name_of
 from ._progress import tracker
+from ._wire import (
+    Call,
+    Dumps,
+    Outcome,
+    Payload,
+    decode_calls,
+    decode_outcomes,
+    encode_calls,
+    encode_outcomes,
+)
 
 __all__ = [
     "Call",
@@ -45,32 +52,6 @@ __all__ = [
     "run_pickled",
     "stop_iteration_error",
 ]
-
-Call = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any] | None]
-Outcome = tuple[bool, Any]
-
-Dumps = Callable[[Any], bytes]
-
-_PROTOCOL = pickle.HIGHEST_PROTOCOL
-
-
-def _dumps(obj: Any) -> bytes:
-    return pickle.dumps(obj, _PROTOCOL)
-
-
-_FUNCTION_HINT = (
-    "submit a function defined at the top level of a module "
-    "(lambdas, closures and nested functions cannot be pickled)"
-)
-_SEND_HINT = (
-    "pass picklable data, and for callables a function defined at the top level of a "
-    "module (lambdas and closures cannot be pickled)"
-)
-_RESULT_HINT = "return picklable data (plain values, or instances of top-level classes)"
-_EXCEPTION_HINT = (
-    "raise an exception that pickles: pass every __init__ argument on to "
-    "super().__init__() and keep its attributes picklable"
-)
 
 
 def call_each(calls: Sequence[Call], post: Callable[[int], None] | None = None) -> list[Outcome]:
@@ -106,92 +87,18 @@ def call_each(calls: Sequence[Call], post: Callable[[int], None] | None = None) 
     return outcomes
 
 
-def run_pickled(payload: bytes, slot: int = -1) -> bytes:
-    """Worker entry point for process-like backends: bytes in, bytes out.
+def run_pickled(payload: Payload, slot: int = -1) -> bytes:
+    """Worker entry point for process-like backends: a payload in, pickled outcomes out.
 
-    ``slot`` is the chunk's place on the progress board, or -1 for none.
+    ``slot`` is the chunk's place on the progress board, or -1 for none. A
+    call whose function or arguments do not unpickle here fails alone with
+    an :class:`UnpicklableError` naming the culprit; the others run.
 
     Raises:
-        UnpicklableError: the payload does not unpickle in this worker, so no
+        UnpicklableError: the list of calls itself does not unpickle, so no
             call of the chunk can run.
     """
-    try:
-        calls = pickle.loads(payload)
-    except Exception as problem:
-        raise UnpicklableError(
-            "the calls of this chunk pickled in the parent but cannot be unpickled in the "
-            f"worker ({type(problem).__name__}: {problem}); pass arguments that survive "
-            "pickle.loads(pickle.dumps(arg)), or use a thread pool"
-        ) from problem
-    wire = [
-        outcome if outcome[0] else (False, outcome[1], _format(outcome[1]))
-        for outcome in call_each(calls, tracker(slot))
-    ]
-    try:
-        blob = pickle.dumps(wire, _PROTOCOL)
-        # Some objects pickle but refuse to unpickle (an exception whose
-        # __init__ takes extra arguments); found here they fail alone.
-        pickle.loads(blob)
-    except Exception:
-        blob = pickle.dumps([_portable(entry) for entry in wire], _PROTOCOL)
-    return blob
-
-
-def encode_calls(
-    calls: Sequence[Call], dumps: Dumps = _dumps
-) -> tuple[bytes, list[tuple[int, BaseException]]]:
-    """Pickle a chunk in the parent with ``dumps``; never raises for an item's own data.
-
-    Returns:
-        The payload for the calls that pickle, and ``(index, error)`` for each
-        call that does not; those are left out of the payload.
-    """
-    try:
-        return dumps(list(calls)), []
-    except Exception:
-        pass
-    good: list[Call] = []
-    good_index: list[int] = []
-    bad: list[tuple[int, BaseException]] = []
-    for index, call in enumerate(calls):
-        culprit = _pickling_problem(call, dumps)
-        if culprit is None:
-            good.append(call)
-            good_index.append(index)
-        else:
-            bad.append((index, culprit))
-    try:
-        return dumps(good), bad
-    except Exception as problem:  # each call pickles alone, yet not all together
-        error = _unpicklable("the chunk of calls", problem, _SEND_HINT)
-        return dumps([]), sorted([*bad, *((i, error) for i in good_index)])
-
-
-def decode_outcomes(blob: bytes) -> list[Outcome]:
-    """Unpickle a worker's outcomes, re-attaching each remote traceback.
-
-    Raises:
-        UnpicklableError: the outcomes unpickled in the worker but not here
-            (for example a result whose class only the worker can import).
-    """
-    try:
-        wire = pickle.loads(blob)
-    except Exception as problem:
-        raise UnpicklableError(
-            "the results of this chunk cannot be unpickled in the parent "
-            f"({type(problem).__name__}: {problem}); return data whose classes the parent "
-            "can import"
-        ) from problem
-    outcomes: list[Outcome] = []
-    for entry in wire:
-        if entry[0]:
-            outcomes.append(entry)
-        else:
-            exc = entry[1]
-            if entry[2]:
-                exc.__cause__ = RemoteTraceback(entry[2])
-            outcomes.append((False, exc))
-    return outcomes
+    return encode_outcomes(call_each(decode_calls(payload), tracker(slot)))
 
 
 def stop_iteration_error(fn: Callable[..., Any], exc: StopIteration) -> RuntimeError:
@@ -201,7 +108,7 @@ def stop_iteration_error(fn: Callable[..., Any], exc: StopIteration) -> RuntimeE
     raises one is reported with this error instead, wherever it ran.
     """
     error = RuntimeError(
-        f"{_name(fn)} raised StopIteration, which cannot be delivered through a future; "
+        f"{name_of(fn)} raised StopIteration, which cannot be delivered through a future; "
         "raise another exception or return a sentinel instead"
     )
     error.__cause__ = exc
@@ -210,74 +117,12 @@ def stop_iteration_error(fn: Callable[..., Any], exc: StopIteration) -> RuntimeE
 
 def _coroutine_result(fn: Callable[..., Any], coroutine: CoroutineType[Any, Any, Any]) -> TypeError:
     """Close a coroutine that a sync call returned, and say what to do instead."""
-    coroutine.close()
-    return TypeError(
-        f"{_name(fn)} returned a coroutine; the grinder runs sync callables in executors, "
+    error = TypeError(
+        f"{name_of(fn)} returned a coroutine; the grinder runs sync callables in executors, "
         "where nothing awaits it. Await async code on the event loop instead"
     )
-
-
-def _pickling_problem(call: Call, dumps: Dumps) -> UnpicklableError | None:
-    """Name the first part of ``call`` (function, argument or keyword) that will not pickle."""
-    fn, args, kwargs = call
-    parts: list[tuple[str, object, str]] = [(f"the function {_name(fn)}", fn, _FUNCTION_HINT)]
-    parts += [
-        (f"positional argument #{number} ({_describe(arg)})", arg, _SEND_HINT)
-        for number, arg in enumerate(args, start=1)
-    ]
-    parts += [
-        (f"keyword argument {key!r} ({_describe(value)})", value, _SEND_HINT)
-        for key, value in (kwargs or {}).items()
-    ]
-    parts.append(("the call", call, _SEND_HINT))
-    for subject, obj, hint in parts:
-        try:
-            dumps(obj)
-        except Exception as problem:
-            return _unpicklable(subject, problem, hint)
-    return None
-
-
-def _format(exc: BaseException) -> str:
-    return '\n"""\n' + "".join(traceback.format_exception(exc)) + '"""'
-
-
-def _portable(entry: tuple[Any, ...]) -> tuple[Any, ...]:
-    """Return ``entry`` if it survives a pickle round trip, else a failure naming the culprit."""
     try:
-        pickle.loads(pickle.dumps(entry, _PROTOCOL))
-    except Exception as problem:
-        value = entry[1]
-        if entry[0]:
-            subject = f"the result ({_describe(value)})"
-            return (False, _unpicklable(subject, problem, _RESULT_HINT), "")
-        subject = f"the exception ({_describe(value)})"
-        return (False, _unpicklable(subject, problem, _EXCEPTION_HINT), entry[2])
-    return entry
-
-
-def _unpicklable(subject: str, problem: BaseException, hint: str) -> UnpicklableError:
-    return UnpicklableError(
-        f"{subject} cannot be pickled to cross the process boundary "
-        f"({type(problem).__name__}: {problem}); {hint}"
-    )
-
-
-def _name(fn: object) -> str:
-    """Name a callable by its qualified name, or describe it when it has none."""
-    name = getattr(fn, "__qualname__", None)
-    return name if isinstance(name, str) else f"({_describe(fn)})"
-
-
-def _describe(obj: object) -> str:
-    """Say what ``obj`` is: ``a _thread.lock``, ``a function make.<locals>.<lambda>``."""
-    kind = type(obj)
-    noun = (
-        kind.__qualname__
-        if kind.__module__ == "builtins"
-        else f"{kind.__module__}.{kind.__qualname__}"
-    )
-    name = getattr(obj, "__qualname__", None) if callable(obj) else None
-    if isinstance(name, str):
-        noun = f"{noun} {name}"
-    return f"{'an' if noun[0] in 'aeiou' else 'a'} {noun}"
+        coroutine.close()
+    except BaseException as exc:  # its cleanup code failed: keep that as the cause
+        error.__cause__ = exc
+    return error

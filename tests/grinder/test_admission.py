@@ -272,3 +272,20 @@ def test_bad_overflow_raises_naming_it(
 ) -> None:
     with pytest.raises(error, match="overflow"):
         WorkGrinder(executor_manager=manager, overflow=value)
+
+
+async def test_cancelling_a_thread_future_after_it_got_room_withdraws_its_queued_job(
+    make_grinder: GrinderFactory,
+) -> None:
+    grinder = await make_grinder(max_pending=1)
+    queued = await fill(grinder, 1)
+    future = await asyncio.to_thread(grinder.submit_from_thread, abs, -9)
+    await wait_until(lambda: grinder.stats()["waiting_for_room"] == 1, what="thread job waits")
+    assert queued[0].cancel()
+    await wait_until(lambda: grinder.stats()["pending"] == 1, what="thread job queued")
+    assert await asyncio.to_thread(future.cancel)
+    await wait_until(lambda: grinder.stats()["pending"] == 0, what="queued job withdrawn")
+    await grinder.stop()
+    assert future.cancelled()
+    stats = grinder.stats()
+    assert (stats["submitted"], stats["cancelled"], stats["completed"]) == (2, 2, 0)

@@ -5,6 +5,7 @@ own item, and the coroutine is closed rather than left to warn."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import inspect
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
@@ -81,10 +82,16 @@ async def enqueue_three_ways(grinder: WorkGrinder, fn: Any) -> list[TypeError]:
 
 
 async def assert_still_works(grinder: WorkGrinder) -> None:
+    await assert_still_works_after(grinder, submitted=0)
+
+
+async def assert_still_works_after(grinder: WorkGrinder, *, submitted: int) -> None:
+    """Four more items run; every item so far, ``submitted`` before these, completed."""
     futures = [await grinder.enqueue(abs, -i) for i in range(4)]
     assert await asyncio.wait_for(asyncio.gather(*futures), 10) == [0, 1, 2, 3]
     stats = grinder.stats()
-    assert (stats["submitted"], stats["completed"], stats["failed"]) == (4, 4, 0)
+    total = submitted + 4
+    assert (stats["submitted"], stats["completed"], stats["failed"]) == (total, total, 0)
 
 
 @pytest.mark.parametrize("kind", sorted(ASYNC_CALLABLES))
@@ -172,3 +179,59 @@ async def test_a_sync_function_that_returns_a_coroutine_fails_its_own_item_and_c
     assert inspect.getcoroutinestate(made[0]) == inspect.CORO_CLOSED
     stats = grinder.stats()
     assert (stats["completed"], stats["failed"]) == (2, 1)
+
+
+@dataclasses.dataclass
+class Adder:
+    """A callable ``@dataclass``: ``eq=True`` leaves it unhashable."""
+
+    n: int
+
+    def __call__(self, x: int) -> int:
+        return x + self.n
+
+
+async def test_an_unhashable_callable_runs_beside_other_items_and_the_grinder_keeps_running(
+    make_grinder: GrinderFactory,
+) -> None:
+    grinder = await make_grinder(batch_size_threshold=4)
+    futures = [
+        await grinder.enqueue(Adder(1), 1),
+        await grinder.enqueue(abs, -2),
+        await grinder.enqueue(Adder(10), 3),
+        await grinder.enqueue(abs, -4),
+    ]
+    assert await asyncio.wait_for(asyncio.gather(*futures), 10) == [2, 2, 13, 4]
+    assert grinder.stats()["state"] == "running"
+    # The next batch is sized from what the first taught, still without hashing the callable.
+    futures = [await grinder.enqueue(Adder(i), i) for i in range(4)]
+    assert await asyncio.wait_for(asyncio.gather(*futures), 10) == [0, 2, 4, 6]
+    await assert_still_works_after(grinder, submitted=8)
+
+
+class Introverted:
+    """A callable whose every missing attribute (``__code__``, ``__qualname__``, ...) raises."""
+
+    def __init__(self, n: int, error: type[BaseException]) -> None:
+        self.n = n
+        self.error = error
+
+    def __getattr__(self, name: str) -> Any:
+        raise self.error(name)
+
+    def __call__(self, x: int) -> int:
+        return x + self.n
+
+
+async def test_a_callable_whose_introspection_raises_is_queued_and_runs(
+    make_grinder: GrinderFactory,
+) -> None:
+    grinder = await make_grinder(batch_size_threshold=3)
+    futures = [
+        await grinder.enqueue(Introverted(1, RuntimeError), 1),
+        await grinder.enqueue(functools.partial(Introverted(2, KeyboardInterrupt), 2)),
+    ]
+    from_thread = await asyncio.to_thread(grinder.submit_from_thread, Introverted(3, SystemExit), 3)
+    futures.append(asyncio.wrap_future(from_thread))
+    assert await asyncio.wait_for(asyncio.gather(*futures), 10) == [2, 4, 6]
+    assert grinder.stats()["state"] == "running"

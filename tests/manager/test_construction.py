@@ -106,13 +106,39 @@ def test_zero_check_interval_and_lease_length_are_rejected(field: str) -> None:
         build(**{field: 0})
 
 
-@pytest.mark.parametrize("field", sorted(ZERO_ALLOWED))
-def test_zero_grace_and_keepalive_are_accepted(field: str) -> None:
-    build(**{field: 0})
+async def test_zero_grace_revokes_a_lease_the_moment_it_runs_out(
+    start_manager: StartManager, clock: FakeClock
+) -> None:
+    mgr = await start_manager(lease_grace_seconds=0)
+    lease = await mgr.acquire(lease_seconds=10.0)
+    assert lease.hard_expires_at == lease.soft_expires_at == clock.time() + 10.0
+    clock.advance(9.9)
+    assert mgr.stats()["leases_revoked"] == 0
+    clock.advance(0.1)
+    assert mgr.stats()["leases_revoked"] == 1
 
 
-def test_integer_durations_are_accepted() -> None:
-    build(check_interval=1, default_lease_seconds=60, lease_grace_seconds=1)
+async def test_zero_keepalive_retires_a_surplus_idle_pool_at_once(
+    start_manager: StartManager,
+) -> None:
+    units = [40]
+    mgr = await start_manager(
+        max_pools=4, units_per_pool=10, size_provider=lambda: units[0], idle_keepalive_seconds=0
+    )
+    assert mgr.total_count == 4
+    units[0] = 0
+    mgr.notify_scale_changed()
+    assert (mgr.total_count, mgr.stats()["pools_retired"]) == (1, 3)
+
+
+async def test_integer_durations_are_taken_as_seconds(
+    start_manager: StartManager, clock: FakeClock
+) -> None:
+    mgr = await start_manager(check_interval=1, default_lease_seconds=60, lease_grace_seconds=1)
+    lease = await mgr.acquire()
+    assert lease.soft_expires_at == clock.time() + 60.0
+    assert lease.hard_expires_at == clock.time() + 61.0
+    await lease.release()
 
 
 @pytest.mark.parametrize("backend", ["fiber", "THREADS", ""])
@@ -192,8 +218,14 @@ async def test_leasepool_process_log_keywords_are_accepted_by_thread_backend(
         assert await lease.run(sum, [1, 2, 3]) == 6
 
 
-def test_process_logging_config_is_accepted() -> None:
-    build(process_logging=ProcessLoggingConfig(enabled=False))
+async def test_process_logging_takes_a_config_and_refuses_anything_else(
+    start_manager: StartManager,
+) -> None:
+    mgr = await start_manager(process_logging=ProcessLoggingConfig(enabled=False))
+    async with await mgr.acquire() as lease:  # a thread manager runs as usual with one
+        assert await lease.run(sum, [1, 2, 3]) == 6
+    with pytest.raises(TypeError, match="process_logging must be a ProcessLoggingConfig"):
+        build(process_logging={"enabled": False})
 
 
 async def test_custom_logger_receives_lifecycle_events(

@@ -6,6 +6,7 @@ process boundary lives here rather than in the test modules.
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import logging
 import multiprocessing
@@ -28,6 +29,41 @@ class TwoArgError(Exception):
     def __init__(self, code: int, reason: str) -> None:
         super().__init__(f"code {code}: {reason}")
         self.code = code
+
+
+def _refuse_to_be_rebuilt() -> None:
+    raise RuntimeError("refusing to be rebuilt")
+
+
+class Unloadable:
+    """Pickles fine anywhere; unpickling it raises ``RuntimeError``."""
+
+    def __reduce__(self) -> tuple[Callable[..., object], tuple[object, ...]]:
+        return (_refuse_to_be_rebuilt, ())
+
+
+class CustomBaseError(BaseException):
+    """A BaseException of the user's own, outside the Exception tree."""
+
+
+def make_base_exception(kind: str) -> BaseException:
+    """Build the BaseException named ``kind``, with a message (or code) that tells it apart."""
+    if kind == "KeyboardInterrupt":
+        return KeyboardInterrupt("raised by the job")
+    if kind == "SystemExit":
+        return SystemExit(3)
+    if kind == "GeneratorExit":
+        return GeneratorExit("raised by the job")
+    if kind == "CancelledError":
+        return asyncio.CancelledError("raised by the job")
+    if kind == "CustomBaseError":
+        return CustomBaseError("raised by the job")
+    raise ValueError(f"unknown kind {kind!r}")
+
+
+def raise_base_exception(kind: str) -> None:
+    """Raise the BaseException named ``kind`` (see :func:`make_base_exception`)."""
+    raise make_base_exception(kind)
 
 
 def square(x: int) -> int:

@@ -11,8 +11,6 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-import pytest
-
 from gristmill import LeasedExecutorManager, RemoteTraceback, UnpicklableError, WorkGrinder
 from tests.process import jobs
 
@@ -104,11 +102,26 @@ async def test_result_that_pickles_but_does_not_unpickle_fails_only_its_item(
         assert "TwoArgError" in str(error)
 
 
-async def test_argument_that_pickles_but_does_not_unpickle_fails_its_chunk_clearly(
+async def test_arguments_that_pickle_but_do_not_unpickle_fail_only_their_own_item(
     process_grinder: WorkGrinder,
 ) -> None:
-    with pytest.raises(UnpicklableError, match="unpickled in the worker") as caught:
-        await process_grinder.submit(jobs.describe, jobs.TwoArgError(1, "as an argument"))
-    assert "TwoArgError" in str(caught.value.__cause__)
+    bad: list[Job] = [
+        (jobs.describe, (jobs.TwoArgError(1, "as an argument"),), {}),
+        (jobs.describe, (1,), {"label": jobs.Unloadable()}),
+        (jobs.describe, (2, jobs.Unloadable()), {}),
+        (jobs.describe, (jobs.Unloadable(),), {}),
+    ]
+    errors = await _run_alternating(process_grinder, bad)
+
+    for error in errors:
+        assert isinstance(error, UnpicklableError)
+        assert "was pickled in the parent but cannot be unpickled in the worker" in str(error)
+        assert isinstance(error.__cause__, RemoteTraceback)
+    assert "positional argument #1 (a tests.process.jobs.TwoArgError)" in str(errors[0])
+    assert "missing 1 required positional argument" in str(errors[0])
+    assert "keyword argument 'label' (a tests.process.jobs.Unloadable)" in str(errors[1])
+    assert "RuntimeError: refusing to be rebuilt" in str(errors[1])
+    assert "positional argument #2 (a tests.process.jobs.Unloadable)" in str(errors[2])
+    assert "positional argument #1 (a tests.process.jobs.Unloadable)" in str(errors[3])
     # The pool survived: the next job runs normally.
     assert await process_grinder.submit(jobs.square, 9) == 81

@@ -107,8 +107,9 @@ def test_process_backend_accepts_every_process_pool_option() -> None:
         "mp_context": multiprocessing.get_context("spawn"),
         "max_tasks_per_child": 2,
     }
+    assert set(options) <= process.accepted_options
     check_options(process, options)
-    LeasedExecutorManager(backend="process", max_pools=1, **options)
+    assert LeasedExecutorManager(backend="process", max_pools=1, **options).backend == "process"
 
 
 @pytest.mark.parametrize("backend", ["thread", "process"])

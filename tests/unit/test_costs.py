@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import gc
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -78,3 +81,64 @@ def test_the_estimate_follows_a_change_of_workload(loop: asyncio.AbstractEventLo
     estimate = times.estimate(_jobs(loop, fast, 1))
     assert estimate is not None
     assert estimate == pytest.approx(0.1, rel=0.01)
+
+
+class Unhashable:
+    """A callable object that cannot be hashed, like a ``@dataclass`` with ``__call__``."""
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __call__(self) -> None:
+        """A stand-in job."""
+
+
+class RaisingIdentity:
+    """A callable whose ``__hash__``, ``__eq__`` and attribute lookups all raise."""
+
+    def __hash__(self) -> int:
+        raise RuntimeError("no hash")
+
+    def __eq__(self, other: object) -> bool:
+        raise RuntimeError("no eq")
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError(f"no attribute {name}")
+
+    def __call__(self) -> None:
+        """A stand-in job."""
+
+
+@pytest.mark.parametrize("make", [Unhashable, RaisingIdentity])
+def test_any_callable_gets_an_estimate_without_being_hashed_or_compared(
+    loop: asyncio.AbstractEventLoop, make: Callable[[], Callable[[], None]]
+) -> None:
+    times = RunTimes()
+    assert times.estimate(_jobs(loop, make(), 2)) is None
+    times.observe(_jobs(loop, make(), 4), 0.004)
+    times.observe(_jobs(loop, make(), 2) + _jobs(loop, fast, 2), 0.004)
+    # Instances of one class share an entry, as fresh lambdas of one definition do.
+    assert times.estimate(_jobs(loop, make(), 1)) == pytest.approx(0.001)
+
+
+def test_methods_and_partials_share_the_entry_of_the_function_they_wrap(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    class Holder:
+        def run(self) -> None:
+            """A stand-in job."""
+
+    times = RunTimes()
+    times.observe(_jobs(loop, Holder().run, 2), 0.002)
+    times.observe(_jobs(loop, functools.partial(slow), 1), 0.005)
+    assert times.estimate(_jobs(loop, Holder().run, 1)) == pytest.approx(0.001)
+    assert times.estimate(_jobs(loop, slow, 1)) == pytest.approx(0.005)
+
+
+def test_the_table_never_keeps_a_callable_object_alive(loop: asyncio.AbstractEventLoop) -> None:
+    times = RunTimes()
+    job_fn = Unhashable()
+    alive = weakref.ref(job_fn)
+    times.observe(_jobs(loop, job_fn, 1), 0.001)
+    del job_fn
+    gc.collect()
+    assert alive() is None

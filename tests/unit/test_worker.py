@@ -49,6 +49,68 @@ class Unloadable:
         return (_refuse, ())
 
 
+class UnloadableCallable:
+    """A callable that pickles fine; unpickling it raises."""
+
+    def __call__(self, *args: Any) -> None:
+        """Never runs: it does not get through unpickling."""
+
+    def __reduce__(self) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+        return (_refuse, ())
+
+
+def _interrupt_rebuild() -> None:
+    raise KeyboardInterrupt("while rebuilding")
+
+
+def _exit_rebuild() -> None:
+    raise SystemExit(3)
+
+
+class Interrupting:
+    """Pickles fine; unpickling it raises ``KeyboardInterrupt``."""
+
+    def __reduce__(self) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+        return (_interrupt_rebuild, ())
+
+
+class Exiting:
+    """Pickles fine; unpickling it raises ``SystemExit``."""
+
+    def __reduce__(self) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+        return (_exit_rebuild, ())
+
+
+class InterruptsPickling:
+    """Pickling it raises ``KeyboardInterrupt``."""
+
+    def __reduce__(self) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+        raise KeyboardInterrupt("while pickling")
+
+
+class Key(str):
+    """A ``str`` subclass, as a keyword name."""
+
+
+class ShapeShifter(Exception):
+    """An exception that unpickles as whatever ``becomes()`` makes."""
+
+    def __init__(self, becomes: Callable[[], object]) -> None:
+        super().__init__()
+        self.becomes = becomes
+
+    def __reduce__(self) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+        return (self.becomes, ())
+
+
+def raise_shape_shifter(becomes: Callable[[], object]) -> None:
+    raise ShapeShifter(becomes)
+
+
+def return_interrupting() -> InterruptsPickling:
+    return InterruptsPickling()
+
+
 def square(x: int) -> int:
     return x * x
 
@@ -187,13 +249,144 @@ def test_unpicklable_arguments_are_reported_by_position_and_left_out() -> None:
     assert outcomes == [(True, 1), (True, 4), (True, 9)]
 
 
-def test_chunk_that_pickles_only_call_by_call_fails_every_call_without_raising() -> None:
-    payload, bad = encode_calls([(call_with, (FlakyPickle(),), None), (square, (2,), None)])
+def test_an_argument_that_fails_to_pickle_once_fails_only_its_call() -> None:
+    flaky = FlakyPickle()
+    outcomes, bad = _through_a_worker([(call_with, (flaky,), None), (square, (2,), None)])
+
+    ((index, error),) = bad
+    assert index == 0
+    assert isinstance(error, UnpicklableError)
+    assert "positional argument #1 (a tests.unit.test_worker.FlakyPickle)" in str(error)
+    assert "PicklingError: not this time" in str(error)
+    assert outcomes == [(True, 4)]
+    assert flaky.attempts == 1  # pickled once, not once per attempt to find the culprit
+
+
+def test_a_dumps_that_refuses_the_list_of_calls_fails_every_call_without_raising() -> None:
+    def refuses_lists(obj: Any) -> bytes:
+        if type(obj) is list and obj:
+            raise pickle.PicklingError("no lists today")
+        return pickle.dumps(obj)
+
+    payload, bad = encode_calls([(square, (1,), None), (square, (2,), None)], refuses_lists)
 
     assert [index for index, _ in bad] == [0, 1]
     assert all(isinstance(error, UnpicklableError) for _, error in bad)
     assert "the chunk of calls" in str(bad[0][1])
     assert decode_outcomes(run_pickled(payload)) == []
+
+
+def test_an_argument_that_does_not_unpickle_fails_only_the_calls_that_use_it() -> None:
+    shared = Unloadable()
+    outcomes, bad = _through_a_worker(
+        [
+            (square, (1,), None),
+            (call_with, (TwoArgError(1, "as argument"),), None),
+            (call_with, (2,), {"extra": shared}),
+            (square, (3,), None),
+            (call_with, (shared, 4), None),
+            (square, (5,), None),
+        ]
+    )
+
+    assert bad == []
+    assert [outcomes[i] for i in (0, 3, 5)] == [(True, 1), (True, 9), (True, 25)]
+    errors = [outcomes[i][1] for i in (1, 2, 4)]
+    for error in errors:
+        assert isinstance(error, UnpicklableError)
+        assert "was pickled in the parent but cannot be unpickled in the worker" in str(error)
+        assert "pickle.loads(pickle.dumps(obj)) in a fresh process" in str(error)
+        assert isinstance(error.__cause__, RemoteTraceback)  # the worker's unpickling traceback
+    assert "positional argument #1 (a tests.unit.test_worker.TwoArgError)" in str(errors[0])
+    assert "missing 1 required positional argument" in str(errors[0])
+    assert "keyword argument 'extra' (a tests.unit.test_worker.Unloadable)" in str(errors[1])
+    assert "RuntimeError: refusing to be rebuilt" in str(errors[1])
+    assert "refusing to be rebuilt" in errors[1].__cause__.text
+    assert "positional argument #1 (a tests.unit.test_worker.Unloadable)" in str(errors[2])
+
+
+def test_a_callable_that_does_not_unpickle_fails_only_its_calls() -> None:
+    outcomes, bad = _through_a_worker(
+        [(UnloadableCallable(), (1,), None), (square, (2,), None), (UnloadableCallable(), (), None)]
+    )
+
+    assert bad == []
+    assert outcomes[1] == (True, 4)
+    for _, error in (outcomes[0], outcomes[2]):
+        assert isinstance(error, UnpicklableError)
+        assert "the callable (a tests.unit.test_worker.UnloadableCallable)" in str(error)
+        assert "a function that the worker process can import" in str(error)
+
+
+def test_unpickling_that_raises_a_base_exception_fails_only_its_call() -> None:
+    outcomes, _ = _through_a_worker(
+        [
+            (call_with, (Interrupting(),), None),
+            (square, (3,), None),
+            (call_with, (Exiting(),), None),
+        ]
+    )
+
+    assert outcomes[1] == (True, 9)
+    for _, error in (outcomes[0], outcomes[2]):
+        assert isinstance(error, UnpicklableError)
+    assert "KeyboardInterrupt: while rebuilding" in str(outcomes[0][1])
+    assert "SystemExit: 3" in str(outcomes[2][1])
+
+
+def test_plain_arguments_travel_inline_and_other_objects_once_per_chunk() -> None:
+    config = {"scale": 2}
+    calls: list[Call] = [(call_with, (i, "s", 1.5, None, b"b"), {"k": i}) for i in range(50)]
+    calls += [(call_with, (config,), {"again": config}), (call_with, (), {"cfg": config})]
+    (objects, _), bad = encode_calls(calls)
+
+    assert bad == []
+    assert [noun for _, noun in objects] == [
+        "a function call_with",
+        "a dict",
+    ]
+    outcomes, _ = _through_a_worker(calls)
+    assert outcomes[7] == (True, ((7, "s", 1.5, None, b"b"), {"k": 7}))
+    ((shared,), again) = outcomes[50][1]
+    assert shared == config
+    assert again["again"] is shared  # one copy per chunk, shared as on a thread pool
+    assert outcomes[51][1][1]["cfg"] is shared
+
+
+def test_keywords_with_str_subclass_keys_travel_as_one_object() -> None:
+    key = Key("label")
+    outcomes, bad = _through_a_worker([(call_with, (1,), {key: 2})])
+
+    assert bad == []
+    ((ok, (args, kwargs)),) = outcomes
+    assert ok
+    assert (args, kwargs) == ((1,), {"label": 2})
+    assert type(next(iter(kwargs))) is Key
+
+
+def test_an_exception_that_comes_back_as_something_else_fails_with_unpicklable_error() -> None:
+    outcomes, _ = _through_a_worker(
+        [(raise_shape_shifter, (int,), None), (raise_shape_shifter, (StopIteration,), None)]
+    )
+
+    for ok, error in outcomes:
+        assert not ok
+        assert isinstance(error, UnpicklableError)
+        assert "came back from the worker as a" in str(error)
+        assert "which a future cannot carry" in str(error)
+    assert "as an int" in str(outcomes[0][1])
+    assert "as a StopIteration" in str(outcomes[1][1])
+
+
+def test_a_result_whose_pickling_raises_a_base_exception_fails_only_its_call() -> None:
+    outcomes, _ = _through_a_worker([(return_interrupting, (), None), (square, (4,), None)])
+
+    assert outcomes[1] == (True, 16)
+    ok, error = outcomes[0]
+    assert not ok
+    assert isinstance(error, UnpicklableError)
+    assert "the result (a tests.unit.test_worker.InterruptsPickling)" in str(error)
+    assert "KeyboardInterrupt: while pickling" in str(error)
 
 
 def test_unpicklable_results_and_exceptions_fail_only_their_own_call() -> None:
@@ -225,15 +418,6 @@ def test_unpicklable_results_and_exceptions_fail_only_their_own_call() -> None:
     assert "the result (a tests.unit.test_worker.TwoArgError)" in str(returned_error)
     assert isinstance(unloadable_error, UnpicklableError)
     assert "refusing to be rebuilt" in str(unloadable_error)
-
-
-def test_payload_that_does_not_unpickle_in_the_worker_raises_unpicklable_error() -> None:
-    payload, bad = encode_calls([(call_with, (TwoArgError(1, "as argument"),), None)])
-
-    assert bad == []
-    with pytest.raises(UnpicklableError, match="cannot be unpickled in the worker") as caught:
-        run_pickled(payload)
-    assert isinstance(caught.value.__cause__, TypeError)
 
 
 def test_outcomes_that_do_not_unpickle_in_the_parent_raise_unpicklable_error() -> None:
