@@ -6,12 +6,14 @@ Two parts:
   process, interpreter, loky, or a :class:`Backend` of your own) and lends
   them out as short-lived leases.
 - :class:`WorkGrinder` batches small sync jobs from many async callers and runs
-  each batch on a leased executor.
+  each batch on a leased executor; a :func:`batched` function is called once
+  over many callers' items.
 """
 
 import logging
 
 from ._backends import Backend, ExecutorBackend, available_backends, register_backend
+from ._batched import BatchFunction, batched
 from ._clock import Clock
 from ._errors import (
     GrinderCrashedError,
@@ -35,13 +37,15 @@ from ._manager import LeasedExecutorManager, SizeProvider
 from ._process_logging import ProcessLoggingConfig
 from ._stats import GrinderStats, LeaseInfo, ManagerStats
 from ._work import Work
-from .hooks import BatchEnd, BatchStart, Hooks, ItemDone, LeaseEvent
+from .hooks import BatchCall, BatchEnd, BatchStart, Hooks, ItemDone, LeaseEvent
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Backend",
+    "BatchCall",
     "BatchEnd",
+    "BatchFunction",
     "BatchStart",
     "Clock",
     "ExecutorBackend",
@@ -75,6 +79,7 @@ __all__ = [
     "WrongTypeError",
     "__version__",
     "available_backends",
+    "batched",
     "register_backend",
 ]
 

@@ -14,6 +14,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
+from ._batched import BatchFunction
 from ._job import Job
 from ._progress import NOT_STARTED, ProgressBoard
 
@@ -22,11 +23,16 @@ __all__ = ["Chunk", "Chunks"]
 
 @dataclass(slots=True)
 class Chunk:
-    """One submitted chunk: its items, its board slot (-1 for none) and its future."""
+    """One submitted chunk: its items, its board slot (-1 for none) and its future.
+
+    ``call`` is set when the chunk is one call of a batch function over all
+    its items: they all run, and all are lost, together.
+    """
 
     jobs: list[Job]
     slot: int
     future: Future[Any] | None = None
+    call: BatchFunction[Any, Any] | None = None
 
 
 class Chunks:
@@ -49,9 +55,9 @@ class Chunks:
         """Whether a board tells which item runs."""
         return self._board is not None
 
-    def open(self, jobs: list[Job]) -> Chunk:
-        """Start a chunk record for ``jobs``, with a board slot if one is free."""
-        return Chunk(jobs, self._board.claim() if self._board is not None else -1)
+    def open(self, jobs: list[Job], call: BatchFunction[Any, Any] | None = None) -> Chunk:
+        """Start a chunk record for ``jobs`` (one ``call``, if given), with a board slot if free."""
+        return Chunk(jobs, self._board.claim() if self._board is not None else -1, call=call)
 
     def add(self, chunk: Chunk) -> None:
         """Keep ``chunk``: it reached its executor."""
@@ -79,10 +85,17 @@ class Chunks:
         return self._ran
 
     def running_index(self, chunk: Chunk) -> int | None:
-        """Which item of ``chunk`` was running; ``None`` when nobody can tell."""
+        """Which item of ``chunk`` was running; ``None`` when nobody can tell.
+
+        A batch function's call runs all its items at once, so while it runs
+        any of them may be at fault: that is ``None`` too.
+        """
         if self._board is None or chunk.slot < 0:
             return None
-        return self._board.read(chunk.slot)[0]
+        index = self._board.read(chunk.slot)[0]
+        if chunk.call is not None and 0 <= index < len(chunk.jobs):
+            return None
+        return index
 
     def running(self, *, include_done: bool = False) -> Iterator[tuple[Chunk, Job, float]]:
         """Yield ``(chunk, item, started)`` for each item the board shows running.
@@ -99,8 +112,13 @@ class Chunks:
             if chunk.future.done() and not include_done:
                 continue
             index, started = board.read(chunk.slot)
-            if 0 <= index < len(chunk.jobs):
+            if not 0 <= index < len(chunk.jobs):
+                continue
+            if chunk.call is None:
                 yield chunk, chunk.jobs[index], started
+            else:  # one call: every item of it is running
+                for job in chunk.jobs:
+                    yield chunk, job, started
 
     def lone_runner(self, items: list[Job]) -> frozenset[Job]:
         """The item running alone in the pool when it died, or nothing if several (or unknown).

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, Protocol
 
+from ._batched import BatchFunction, plan_calls
 from ._batching import chunk_sizes
 from ._bridge import post
 from ._chunks import Chunk, Chunks
@@ -38,7 +39,16 @@ from ._progress import NOT_STARTED, ProgressBoard
 from ._salvage import Loss, sort_lost
 from ._source import LeaseLike
 from ._watchdog import Watchdog
-from ._worker import Dumps, Outcome, call_each, decode_outcomes, encode_calls, run_pickled
+from ._worker import (
+    Dumps,
+    Outcome,
+    call_each,
+    decode_outcomes,
+    encode_calls,
+    run_call,
+    run_pickled,
+    run_pickled_call,
+)
 
 __all__ = ["BatchContext", "BatchOwner", "dispatch_batch"]
 
@@ -64,6 +74,9 @@ class BatchOwner(Protocol):
 
     def observe(self, jobs: list[Job], *, seconds: float) -> None:
         """Learn that ``jobs`` ran, one after another, in ``seconds``."""
+
+    def called(self, function: BatchFunction[Any, Any], *, items: int, calls: int) -> None:
+        """A batch function ran over ``items`` items in ``calls`` calls (splits included)."""
 
     def drained(self) -> None:
         """The batch has nothing left to settle."""
@@ -99,6 +112,7 @@ async def dispatch_batch(
     abort: asyncio.Future[None],
     item_seconds: float | None,
     timed: bool = True,
+    grouped: bool = False,
 ) -> int:
     """Run ``items`` on ``lease`` until every chunk has settled; return how many were requeued.
 
@@ -109,14 +123,15 @@ async def dispatch_batch(
     loop is shutting down: the items still pending fail with
     ``NotStartedError``. ``item_seconds`` (the recent run time per item, if
     known) sizes the chunks. ``timed=False`` promises that no item has a run
-    timeout, which spares a look at each. The caller releases the lease.
+    timeout, which spares a look at each; ``grouped=False``, that none
+    belongs to a batch function. The caller releases the lease.
     """
     batch = _Batch(context, lease, items, timed)
     try:
         if abort.done():
             batch.abandon()
         else:
-            batch.submit_all(item_seconds)
+            batch.submit_all(item_seconds, grouped=grouped)
             await batch.watch(abort)
     except asyncio.CancelledError:
         batch.abandon(NotStartedError("the event loop shut down while this item's batch ran"))
@@ -140,33 +155,53 @@ class _Batch:
         self.chunks = Chunks(context.board if context.dumps is not None else None)
         self.watchdog = Watchdog(self.chunks, items, timed=timed)
         self.unsettled = 0
-        self.submitted = 0  # items that reached the executor
+        self.unsent = items  # until submit_all takes them
         self.all_settled: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.requeued = 0
 
-    def submit_all(self, item_seconds: float | None) -> None:
-        """Cut the batch into chunks and submit them; settle what never gets there."""
-        items = self.items
+    def submit_all(self, item_seconds: float | None, *, grouped: bool) -> None:
+        """Cut the batch into chunks and submit them; settle what never gets there.
+
+        ``grouped``: some items may belong to batch functions, to be joined
+        into calls (one chunk per call) before the rest is chunked.
+        """
+        self.unsent = []  # from here on, every item is settled or submitted below
+        units = self._units(item_seconds, grouped)
         loop = asyncio.get_running_loop()
-        start = 0
-        for size in chunk_sizes(len(items), self.context.workers, item_seconds):
-            jobs = items[start : start + size]
-            start += size
-            worker_fn, payload, runnable = self._prepare(jobs)
-            self.submitted += len(jobs)
+        for number, (jobs, call) in enumerate(units):
+            worker_fn, payload, runnable = self._prepare(jobs, call)
             if not runnable:
                 continue
-            chunk = self.chunks.open(runnable)
+            chunk = self.chunks.open(runnable, call)
             try:
                 chunk.future = self.lease.executor.submit(_timed, worker_fn, payload, chunk.slot)
             except BaseException as exc:  # the rest of the batch never reached the executor
                 self.chunks.close(chunk)
-                self._never_ran([*runnable, *items[start:]], exc)
-                self.submitted = len(items)
+                rest = [job for later, _ in units[number + 1 :] for job in later]
+                self._never_ran([*runnable, *rest], exc)
                 return
             self.unsettled += 1
             self.chunks.add(chunk)
             chunk.future.add_done_callback(partial(_deliver, loop, self, chunk))
+
+    def _units(
+        self, item_seconds: float | None, grouped: bool
+    ) -> list[tuple[list[Job], BatchFunction[Any, Any] | None]]:
+        """The batch's chunks: one per call of a batch function, then the plain items."""
+        items = self.items
+        units: list[tuple[list[Job], BatchFunction[Any, Any] | None]] = []
+        singles = items
+        if grouped:
+            plan = plan_calls([job.fn for job in items], [job.args for job in items])
+            for index, error in plan.refused:
+                self.fail([items[index]], error)
+            units = [([items[i] for i in members], call) for call, members in plan.calls]
+            singles = [items[i] for i in plan.singles]
+        start = 0
+        for size in chunk_sizes(len(singles), self.context.workers, item_seconds):
+            units.append((singles[start : start + size], None))
+            start += size
+        return units
 
     async def watch(self, abort: asyncio.Future[None]) -> None:
         """Wait for every chunk, killing the pool if an item overruns its run timeout.
@@ -222,8 +257,7 @@ class _Batch:
         for chunk in self.chunks.records:
             if chunk.future is not None:
                 chunk.future.cancel()
-        unsent = self.items[self.submitted :]
-        self.submitted = len(self.items)
+        unsent, self.unsent = self.unsent, []
         self.fail(unsent, asyncio.CancelledError())
 
     def chunk_done(self, chunk: Chunk) -> None:
@@ -246,6 +280,9 @@ class _Batch:
                 result, elapsed = future.result()
                 self.chunks.saw_results()
                 self.owner.observe(jobs, seconds=elapsed)
+                if chunk.call is not None:
+                    result, calls = result
+                    self.owner.called(chunk.call, items=len(jobs), calls=calls)
                 outcomes = decode_outcomes(result) if self.context.dumps else result
                 self.owner.settle(jobs, outcomes, started=self.started_at)
         except Exception as exc:  # e.g. a result that pickled but will not unpickle here
@@ -259,7 +296,9 @@ class _Batch:
         if jobs:
             self.owner.settle(jobs, [(False, exc)] * len(jobs), started=self.started_at)
 
-    def _prepare(self, chunk: list[Job]) -> tuple[Callable[..., Any], Any, list[Job]]:
+    def _prepare(
+        self, chunk: list[Job], call: BatchFunction[Any, Any] | None
+    ) -> tuple[Callable[..., Any], Any, list[Job]]:
         """Return the worker function and payload to submit, and the items they carry.
 
         On cross-process backends an item that will not pickle is settled with
@@ -268,17 +307,20 @@ class _Batch:
         """
         dumps = self.context.dumps
         if dumps is None:
-            return _run_items, chunk, chunk
+            if call is None:
+                return _run_items, chunk, chunk
+            return run_call, (call, chunk), chunk
         payload, bad = encode_calls([(job.fn, job.args, job.kwargs) for job in chunk], dumps)
+        worker_fn = run_pickled if call is None else run_pickled_call
         if not bad:
-            return run_pickled, payload, chunk
+            return worker_fn, payload, chunk
         bad_index = {index for index, _ in bad}
         self.owner.settle(
             [chunk[index] for index, _ in bad],
             [(False, exc) for _, exc in bad],
             started=self.started_at,
         )
-        return run_pickled, payload, [job for i, job in enumerate(chunk) if i not in bad_index]
+        return worker_fn, payload, [job for i, job in enumerate(chunk) if i not in bad_index]
 
     def _never_ran(self, jobs: list[Job], exc: BaseException) -> None:
         """A submit failed: the items go back if the pool was taken away, else they fail.

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from ._admission import Admission
+from ._batched import BatchFunction
 from ._batching import batch_size, due_at
 from ._clock import Clock, TimerHandle
 from ._costs import RunTimes
@@ -32,6 +33,7 @@ from ._dispatch import BatchContext, dispatch_batch
 from ._errors import NotStartedError
 from ._grinder_settings import GrinderSettings
 from ._job import Job
+from ._naming import name_of
 from ._queue import JobQueue
 from ._source import GrinderSource, LeaseLike
 from ._stats import GrinderStats
@@ -97,6 +99,7 @@ class Engine:
         self._context: BatchContext | None = None
         self._crash_error: BaseException | None = None
         self._timed = settings.run_timeout is not None  # some job may have a run timeout
+        self.grouped = False  # some job was a batch function's item (set by the grinder)
         self.running_batches = 0  # batch tasks alive, each holding a lease
         self._busy_batches = 0  # batches with jobs still to settle
 
@@ -165,6 +168,8 @@ class Engine:
             "timed_out": tally.timed_out,
             "rejected": tally.rejected,
             "retried": tally.retried,
+            "batch_calls": tally.batch_calls,
+            "split_calls": tally.split_calls,
             "max_pending": settings.max_pending,
             "waiting_for_room": self.admission.waiting,
         }
@@ -262,6 +267,10 @@ class Engine:
     def observe(self, jobs: list[Job], *, seconds: float) -> None:
         """Learn how long ``jobs`` took to run, one after another, for the next chunk sizes."""
         self._run_times.observe(jobs, seconds)
+
+    def called(self, function: BatchFunction[Any, Any], *, items: int, calls: int) -> None:
+        """Count a batch function's call over ``items`` items."""
+        self.tally.called(name_of(function.fn), items=items, calls=calls)
 
     def drained(self) -> None:
         """A batch has no job left to settle; its slot counts as free for the next cut.
@@ -366,6 +375,7 @@ class Engine:
                 abort=abort,
                 item_seconds=self._run_times.estimate(jobs),
                 timed=self._timed,
+                grouped=self.grouped,
             )
             self.tally.batch_ended(owner, len(jobs), started, requeued)
         finally:

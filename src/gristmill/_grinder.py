@@ -12,10 +12,11 @@ import concurrent.futures
 import logging
 from asyncio import get_running_loop
 from collections.abc import Callable
-from typing import Any, TypeVar, final
+from typing import Any, TypeVar, cast, final, overload
 
 from . import _validate as validate
 from ._admission import Overflow
+from ._batched import BatchFunction, check_batch_args
 from ._bridge import call_in_loop, enqueue_from_thread
 from ._clock import Clock, MonotonicClock
 from ._engine import Engine
@@ -36,6 +37,8 @@ from .hooks import Hooks
 __all__ = ["LeaseSource", "WorkGrinder"]
 
 T = TypeVar("T")
+I = TypeVar("I")  # noqa: E741  (a batch function's item type)
+R = TypeVar("R")
 
 
 _UNCHECKED = object()
@@ -158,6 +161,7 @@ class WorkGrinder:
         )
         self._crash: BaseException | None = None
         self._last_checked: object = _UNCHECKED
+        self._last_batched = False
 
     async def start(self) -> None:
         """Start the background task and bind the grinder to the running loop.
@@ -225,22 +229,35 @@ class WorkGrinder:
         if life.state is State.STOPPING:
             life.state = State.STOPPED
 
+    @overload
+    async def submit(
+        self, fn: BatchFunction[I, R], item: I, /, *, owner: str | None = None
+    ) -> R: ...
+
+    @overload
     async def submit(
         self, fn: Callable[..., T], /, *args: Any, owner: str | None = None, **kwargs: Any
-    ) -> T:
+    ) -> T: ...
+
+    async def submit(
+        self, fn: Callable[..., Any], /, *args: Any, owner: str | None = None, **kwargs: Any
+    ) -> Any:
         """Queue ``fn(*args, **kwargs)`` and wait for its result. Owning loop only.
 
         ``fn`` is positional-only, so a keyword argument named ``fn`` reaches
-        the callable. Cancelling the await removes a job that is still pending.
-        With a full queue (``max_pending``) it first waits for room, or is
-        rejected, as ``overflow`` says.
+        the callable. A :class:`BatchFunction` takes exactly one argument, the
+        item, and the result is that item's element of its call's results.
+        Cancelling the await removes a job that is still pending. With a full
+        queue (``max_pending``) it first waits for room, or is rejected, as
+        ``overflow`` says.
 
         Raises:
             NotStartedError: the grinder is not running or is stopping.
             WrongLoopError: called from a loop other than the owning one.
             GrinderCrashedError: the grinder's background task failed.
             GrinderOverloadedError: the queue is full and ``overflow="reject"``.
-            TypeError: ``fn`` is not callable, or is an async function.
+            TypeError: ``fn`` is not callable, or is an async function; a batch
+                function was given anything but one positional item.
             TimeoutError: the item's deadline or run timeout passed.
             WorkerCrashedError: its worker process kept dying under it.
             Exception: whatever ``fn`` raised.
@@ -250,9 +267,19 @@ class WorkGrinder:
             future = await self._enqueue("submit", fn, args, kwargs, owner)
         return await future
 
+    @overload
+    async def enqueue(
+        self, fn: BatchFunction[I, R], item: I, /, *, owner: str | None = None
+    ) -> asyncio.Future[R]: ...
+
+    @overload
     async def enqueue(
         self, fn: Callable[..., T], /, *args: Any, owner: str | None = None, **kwargs: Any
-    ) -> asyncio.Future[T]:
+    ) -> asyncio.Future[T]: ...
+
+    async def enqueue(
+        self, fn: Callable[..., Any], /, *args: Any, owner: str | None = None, **kwargs: Any
+    ) -> asyncio.Future[Any]:
         """Queue ``fn(*args, **kwargs)`` and return its future at once. Owning loop only.
 
         Cancelling the returned future takes a pending job out of the queue
@@ -265,7 +292,8 @@ class WorkGrinder:
             WrongLoopError: called from a loop other than the owning one.
             GrinderCrashedError: the grinder's background task failed.
             GrinderOverloadedError: the queue is full and ``overflow="reject"``.
-            TypeError: ``fn`` is not callable, or is an async function.
+            TypeError: ``fn`` is not callable, or is an async function; a batch
+                function was given anything but one positional item.
         """
         future = self._put_at_once(fn, args, kwargs, owner)
         if future is None:
@@ -286,9 +314,19 @@ class WorkGrinder:
         """
         return await self._enqueue("enqueue_work", *self._unpack(work))
 
+    @overload
+    def submit_from_thread(
+        self, fn: BatchFunction[I, R], item: I, /, *, owner: str | None = None
+    ) -> concurrent.futures.Future[R]: ...
+
+    @overload
     def submit_from_thread(
         self, fn: Callable[..., T], /, *args: Any, owner: str | None = None, **kwargs: Any
-    ) -> concurrent.futures.Future[T]:
+    ) -> concurrent.futures.Future[T]: ...
+
+    def submit_from_thread(
+        self, fn: Callable[..., Any], /, *args: Any, owner: str | None = None, **kwargs: Any
+    ) -> concurrent.futures.Future[Any]:
         """Queue a job from another OS thread; returns a thread-safe future.
 
         Cancelling the returned future cancels the job if it is still pending.
@@ -327,7 +365,7 @@ class WorkGrinder:
             or self._engine.admission.max_pending is not None
         ):
             return None
-        self._check_callable(fn)
+        self._check_callable(fn, args, kwargs)
         job: asyncio.Future[T] = self._engine.put(fn, args, kwargs, owner)
         return job
 
@@ -344,7 +382,7 @@ class WorkGrinder:
         """The one way into the queue from the owning loop: checks, admission, put."""
         if self._life.state is not State.RUNNING or get_running_loop() is not self._life.loop:
             self._require_accepting(what)
-        self._check_callable(fn)
+        self._check_callable(fn, args, kwargs)
         engine = self._engine
         if not engine.admission.has_room():
             try:
@@ -367,9 +405,14 @@ class WorkGrinder:
     ) -> concurrent.futures.Future[T]:
         loop = self._require_foreign_thread("submit_from_thread")
         validate.sync_callable(fn)  # here, not via the cache: this is another thread
+        batch_function = type(fn) is BatchFunction
+        if batch_function:
+            check_batch_args(cast(BatchFunction[Any, Any], fn), args, kwargs)
 
         def put_now() -> asyncio.Future[T] | None:
             self._require_accepting_state()
+            if batch_function:
+                self._engine.grouped = True
             if not self._engine.admission.has_room():
                 return None
             job: asyncio.Future[T] = self._engine.put(
@@ -384,11 +427,19 @@ class WorkGrinder:
 
         return enqueue_from_thread(loop, "WorkGrinder", put_now, put_later)
 
-    def _check_callable(self, fn: object) -> None:
-        """``validate.sync_callable``, skipped for the function checked last (owning loop)."""
+    def _check_callable(self, fn: object, args: tuple[Any, ...], kwargs: object) -> None:
+        """Check a submission (owning loop); the callable's own check is cached for the last one.
+
+        A batch function's item is checked every time: it must come alone.
+        """
         if fn is not self._last_checked:
             validate.sync_callable(fn)
             self._last_checked = fn
+            self._last_batched = type(fn) is BatchFunction
+            if self._last_batched:
+                self._engine.grouped = True
+        if self._last_batched:
+            check_batch_args(cast(BatchFunction[Any, Any], fn), args, kwargs)
 
     def _unpack(
         self, work: Work[T]

@@ -98,8 +98,10 @@ class GrinderStats(TypedDict):
     ``rejected`` (calls refused by a full queue; never counted as
     submitted), ``retried`` (times an item was queued again after its pool
     died, was killed or was revoked under it), ``max_pending`` (the queue
-    bound, or ``None``) and ``waiting_for_room`` (callers waiting for room in
-    a full queue).
+    bound, or ``None``), ``waiting_for_room`` (callers waiting for room in
+    a full queue), ``batch_calls`` (calls of batch functions, each over many
+    callers' items, splits included) and ``split_calls`` (the extra calls
+    ``on_error="split"`` made).
     """
 
     started: bool
@@ -121,5 +123,7 @@ class GrinderStats(TypedDict):
     timed_out: int
     rejected: int
     retried: int
+    batch_calls: int
+    split_calls: int
     max_pending: int | None
     waiting_for_room: int

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Sequence
 
 from ._job import Job
-from .hooks import BatchEnd, BatchStart, Hooks, ItemDone, ItemOutcome, notify
+from .hooks import BatchCall, BatchEnd, BatchStart, Hooks, ItemDone, ItemOutcome, notify
 
 __all__ = ["Tally"]
 
@@ -29,6 +29,8 @@ class Tally:
         rejected: Calls refused by a full queue (never submitted).
         retried: Times a job was queued again after its pool was lost.
         batches: Batches started.
+        batch_calls: Calls of batch functions, each over many callers' items.
+        split_calls: The extra calls among them, made by ``on_error="split"``.
         in_flight: Jobs handed to a batch and not yet settled.
         observed: Whether hooks are set, so per-item events are worth building.
     """
@@ -37,6 +39,7 @@ class Tally:
         "_hooks",
         "_logger",
         "_time",
+        "batch_calls",
         "batches",
         "cancelled",
         "completed",
@@ -45,6 +48,7 @@ class Tally:
         "observed",
         "rejected",
         "retried",
+        "split_calls",
         "submitted",
         "timed_out",
     )
@@ -56,6 +60,7 @@ class Tally:
         self.observed = hooks is not None
         self.submitted = self.completed = self.failed = self.cancelled = 0
         self.timed_out = self.rejected = self.retried = self.batches = self.in_flight = 0
+        self.batch_calls = self.split_calls = 0
 
     def left_queue(self, job: Job, outcome: ItemOutcome) -> None:
         """Count one job settled without running: cancelled, expired, or failed by a crash."""
@@ -107,6 +112,13 @@ class Tally:
         if self._hooks is not None:
             event = BatchEnd(owner, size, self._time() - started, requeued)
             notify(self._hooks.on_batch_end, event, self._logger)
+
+    def called(self, function: str, *, items: int, calls: int) -> None:
+        """Count a batch function's ``calls`` over ``items`` items (1 plus any splits)."""
+        self.batch_calls += calls
+        self.split_calls += calls - 1
+        if self._hooks is not None:
+            notify(self._hooks.on_batch_call, BatchCall(function, items, calls), self._logger)
 
     def requeued(self, count: int) -> None:
         """Count ``count`` jobs of a lost chunk going back to the queue."""
