@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import functools
 import math
+import sys
 import types
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
@@ -85,6 +86,8 @@ class BatchFunction(Generic[I, R]):
         "on_error",
     )
 
+    __name__: str
+    __qualname__: str
     fn: Callable[[list[I]], Sequence[R]]
     max_batch_size: int | None
     key: Callable[[I], Hashable] | None
@@ -115,7 +118,6 @@ class BatchFunction(Generic[I, R]):
         self.dedupe = dedupe
         self.on_error = _on_error(on_error)
         functools.update_wrapper(self, fn)  # __name__, __qualname__, __module__, __doc__
-        _reachable_through(self, fn)
 
     def __call__(self, items: list[I]) -> Sequence[R]:
         """Call the wrapped function on ``items``, exactly as if it were not decorated."""
@@ -127,6 +129,7 @@ class BatchFunction(Generic[I, R]):
         ``key`` and ``max_batch_size`` act in the parent only, so they do not
         travel: a lambda ``key`` never stops a call from reaching a process.
         """
+        _reachable_through(self)
         return _restore, (self.fn, self.dedupe, self.on_error)
 
     def __repr__(self) -> str:
@@ -197,17 +200,26 @@ def batched(
     return BatchFunction(fn, **options)
 
 
-def _reachable_through(wrapper: BatchFunction[Any, Any], fn: object) -> None:
-    """Let pickle find a module-level ``fn`` by reference, as ``module.<name>.fn``.
+def _reachable_through(wrapper: BatchFunction[Any, Any]) -> None:
+    """Let pickle find a decorated module-level function by reference, as ``module.<name>.fn``.
 
-    Decorating rebinds the function's module-level name to the wrapper, so the
-    plain function can no longer be found under its own name; its qualified
-    name is pointed at the wrapper's ``fn`` attribute instead. Functions
-    defined inside other functions are left alone: they do not pickle by
-    reference anyway (cloudpickle-based backends ship them by value).
+    ``@batched`` rebinds the function's module-level name to the wrapper, so
+    the plain function can no longer be found under its own name: its
+    qualified name is pointed at the wrapper's ``fn`` attribute instead. A
+    function still reachable under its own name (``fast = batched(slow)``),
+    or defined inside another function (cloudpickle-based backends ship it by
+    value), is left alone.
     """
+    fn = wrapper.fn
     name = getattr(fn, "__qualname__", None)
-    if isinstance(fn, types.FunctionType) and isinstance(name, str) and "<locals>" not in name:
+    module = sys.modules.get(getattr(fn, "__module__", None) or "")
+    if not isinstance(fn, types.FunctionType) or not isinstance(name, str) or module is None:
+        return
+    try:
+        target: object = functools.reduce(getattr, name.split("."), module)
+    except Exception:  # not reachable by name: nothing to point
+        return
+    if target is wrapper:
         fn.__qualname__ = f"{name}.fn"
 
 
