@@ -23,6 +23,7 @@ from ._clock import Clock, MonotonicClock
 from ._engine import Engine
 from ._errors import GrinderCrashedError, GrinderOverloadedError, NotStartedError, WrongLoopError
 from ._grinder_settings import GrinderSettings, require_run_timeout_support
+from ._held_leases import HeldLeases
 from ._source import LeaseSource
 from ._stats import GrinderStats
 from ._work import Work
@@ -46,6 +47,12 @@ _UNCHECKED = object()
 
 _OBSERVABLE = frozenset({_State.RUNNING, _State.STOPPING, _State.BROKEN})
 """States in which the owning loop can still answer ``stats_from_thread``."""
+
+
+def _being_cancelled() -> bool:
+    """Whether the task running this is being cancelled (Ctrl-C, a timeout, a failing group)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 @final
@@ -141,9 +148,10 @@ class WorkGrinder:
             raise TypeError(f"hooks must be a gristmill.Hooks, got {type(hooks).__name__}")
         self._manager = executor_manager
         self._clock: Clock = clock or getattr(executor_manager, "clock", None) or MonotonicClock()
+        self._held = HeldLeases(executor_manager)
         self._engine = Engine(
             settings,
-            executor_manager,
+            self._held,
             self._clock,
             logger or logging.getLogger("gristmill.grinder"),
             hooks,
@@ -190,9 +198,21 @@ class WorkGrinder:
         ``cancel_pending=True``, and ``stop`` returns. Callers still waiting
         for room in a full queue get :class:`NotStartedError`.
 
+        A cancellation cuts the stop short. If the task awaiting ``stop()`` is
+        cancelled (which is what Ctrl-C does under ``asyncio.run``), or
+        ``stop()`` is called by a task that is already being cancelled (from
+        a ``finally:`` block, say), pending jobs are cancelled as with
+        ``cancel_pending=True``, and every lease a batch still holds is
+        retired: process workers are killed and the jobs they were running
+        are abandoned (their callers see ``CancelledError``). ``stop()`` then
+        returns within moments; if it was the one cancelled, it re-raises
+        ``CancelledError`` once the grinder has stopped.
+
         Raises:
             WrongLoopError: called from a loop other than the owning one.
             ValueError: ``timeout`` is negative, NaN or infinite.
+            CancelledError: the task awaiting ``stop()`` was cancelled; the
+                grinder has stopped all the same.
         """
         limit = validate.optional_timeout("timeout", timeout)
         if self._state in (_State.CREATED, _State.STOPPED):
@@ -205,17 +225,41 @@ class WorkGrinder:
             NotStartedError("WorkGrinder stopped while this call waited for room in its queue")
         )
         timer = None
-        if cancel_pending:
+        if _being_cancelled():
+            await self._cut_short()
+        elif cancel_pending:
             engine.cancel_everything()
         else:
             engine.flush()
             if limit is not None:
                 timer = self._clock.call_at(self._clock.time() + limit, engine.cancel_everything)
         try:
-            await engine.wait_finished()
+            await self._wait_stopped()
         finally:
             if timer is not None:
                 timer.cancel()
+
+    async def _wait_stopped(self) -> None:
+        """Wait for the engine to finish, then mark the grinder stopped.
+
+        A cancellation meanwhile cuts the stop short; the grinder still ends
+        stopped before the ``CancelledError`` goes on.
+        """
+        try:
+            await self._engine.wait_finished()
+        except asyncio.CancelledError:
+            await self._cut_short()
+            await self._engine.wait_finished()  # at once: nothing waits for work any more
+            self._mark_stopped()
+            raise
+        self._mark_stopped()
+
+    async def _cut_short(self) -> None:
+        """Cancel pending jobs and retire the leases still out, killing their process workers."""
+        self._engine.cancel_everything()
+        await self._held.retire_all()
+
+    def _mark_stopped(self) -> None:
         self._last_checked = _UNCHECKED
         if self._state is _State.STOPPING:
             self._state = _State.STOPPED

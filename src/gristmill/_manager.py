@@ -29,7 +29,7 @@ import contextlib
 import enum
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from functools import partial
 from typing import Any, final
@@ -321,8 +321,14 @@ class LeasedExecutorManager:
         runs in the same worker thread. Safe to call twice or
         concurrently; a no-op before ``start()``.
 
+        A cancellation (Ctrl-C under ``asyncio.run``) does not leave the
+        manager half-stopped: the pools, which no longer run anything, are
+        still shut down, and then ``CancelledError`` propagates.
+
         Raises:
             WrongLoopError: called from a loop other than the owning one.
+            CancelledError: the task awaiting ``stop()`` was cancelled; the
+                manager has stopped all the same.
         """
         if self._state in (_State.CREATED, _State.STOPPED):
             return
@@ -337,7 +343,9 @@ class LeasedExecutorManager:
         quiet = self._pools.withdraw_all()
         forwarder, self._forwarder = self._forwarder, None
         try:
-            await asyncio.to_thread(_join_executors, quiet, forwarder, self._session)
+            await _despite_cancellation(
+                asyncio.to_thread(_join_executors, quiet, forwarder, self._session)
+            )
         finally:
             self._state = _State.STOPPED
             self._stopped.set_result(None)
@@ -493,6 +501,19 @@ class LeasedExecutorManager:
     def _resize(self) -> None:
         if self._state is _State.RUNNING:  # a notice from another thread may land after stop()
             self._scaler.check()
+
+
+async def _despite_cancellation(work: Awaitable[None]) -> None:
+    """Await ``work`` to its end even if the caller is cancelled meanwhile, then re-raise.
+
+    A second cancellation stops the wait, not the work.
+    """
+    running = asyncio.ensure_future(work)
+    try:
+        await asyncio.shield(running)
+    except asyncio.CancelledError:
+        await asyncio.shield(running)
+        raise
 
 
 def _join_executors(
