@@ -14,6 +14,7 @@ import logging
 import threading
 from asyncio import get_running_loop
 from collections.abc import Callable
+from types import TracebackType
 from typing import Any, TypeVar, final
 
 from . import _validate as validate
@@ -167,10 +168,14 @@ class WorkGrinder:
         """Start the background task and bind the grinder to the running loop.
 
         Idempotent on the owning loop; a stopped grinder can be started again.
+        Start the manager first: a manager that says it is not running (its
+        :attr:`~gristmill.LeasedExecutorManager.running` is false) is refused.
+        A lease source without a ``running`` attribute is taken as ready.
 
         Raises:
             WrongLoopError: already running on another loop.
-            NotStartedError: a ``stop()`` is still in progress.
+            NotStartedError: a ``stop()`` is still in progress, or the manager
+                has not been started (or was stopped).
             GrinderCrashedError: the grinder crashed earlier.
         """
         loop = asyncio.get_running_loop()
@@ -181,9 +186,18 @@ class WorkGrinder:
             raise NotStartedError("WorkGrinder is stopping; await stop() before starting again")
         if self._state is _State.BROKEN:
             raise self._crashed_error()
+        self._require_manager_running()
         self._loop, self._loop_thread = loop, threading.get_ident()
         self._state = _State.RUNNING
         self._engine.start(loop, name=f"{self._engine.settings.owner_prefix}-runner")
+
+    def _require_manager_running(self) -> None:
+        """Refuse a manager that says it is not running; a duck-typed one may not say."""
+        if getattr(self._manager, "running", True) is False:
+            raise NotStartedError(
+                "WorkGrinder.start() needs a running manager: await manager.start() before "
+                "grinder.start(), or enter `async with manager:` before `async with grinder:`"
+            )
 
     async def stop(self, *, cancel_pending: bool = False, timeout: float | None = None) -> None:
         """Stop the grinder. Owning loop only; safe to call twice or concurrently.
@@ -263,6 +277,33 @@ class WorkGrinder:
         self._last_checked = _UNCHECKED
         if self._state is _State.STOPPING:
             self._state = _State.STOPPED
+
+    async def __aenter__(self) -> WorkGrinder:
+        """Start the grinder (see :meth:`start`) and return it."""
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Stop the grinder: drain after a clean exit, else cancel what is pending.
+
+        After an exception the exit is ``stop(cancel_pending=True)``; after a
+        cancellation the stop is also cut short, as :meth:`stop` describes.
+        """
+        await self.stop(cancel_pending=exc_type is not None)
+
+    def __repr__(self) -> str:
+        stats = self._snapshot()
+        room = stats["waiting_for_room"]
+        extra = f" waiting_for_room={room}" if room else ""
+        return (
+            f"<WorkGrinder {stats['state']} pending={stats['pending']} "
+            f"in_flight={stats['in_flight']} batches={stats['batches']}{extra}>"
+        )
 
     async def submit(
         self, fn: Callable[..., T], /, *args: Any, owner: str | None = None, **kwargs: Any

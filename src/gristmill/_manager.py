@@ -32,6 +32,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from functools import partial
+from types import TracebackType
 from typing import Any, final
 
 from . import _validate as validate
@@ -244,6 +245,15 @@ class LeasedExecutorManager:
         return self._config.clock
 
     @property
+    def running(self) -> bool:
+        """Whether the manager is running: started, and not stopping or stopped. Any thread.
+
+        :meth:`WorkGrinder.start() <gristmill.WorkGrinder.start>` checks it,
+        so a grinder cannot start on a manager that has not.
+        """
+        return self._state is _State.RUNNING
+
+    @property
     def available_count(self) -> int:
         """Idle pools ready to lend."""
         return len(self._pools.idle)
@@ -351,6 +361,33 @@ class LeasedExecutorManager:
             self._stopped.set_result(None)
             self._stopped = None
             self._logger.info("manager stopped backend=%s", self._config.backend.name)
+
+    async def __aenter__(self) -> LeasedExecutorManager:
+        """Start the manager (see :meth:`start`) and return it."""
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Stop the manager (see :meth:`stop`), whatever ended the block.
+
+        ``stop()`` never waits for running work, so this is prompt after a
+        clean exit, an exception or a cancellation alike.
+        """
+        await self.stop()
+
+    def __repr__(self) -> str:
+        stats = self.stats()
+        waiters = f" waiters={stats['waiters']}" if stats["waiters"] else ""
+        return (
+            f"<LeasedExecutorManager {stats['state']} backend={stats['backend']} "
+            f"total={stats['total']} available={stats['available']} leased={stats['leased']} "
+            f"draining={stats['draining']} max_pools={stats['max_pools']}{waiters}>"
+        )
 
     async def acquire(
         self,
