@@ -42,6 +42,7 @@ from ._batching import MAX_CHUNKS
 from ._clock import Clock
 from ._errors import LeaseUnavailableError, NotStartedError, WrongLoopError
 from ._lease import ExecutorLease
+from ._main_guard import check_main_guard
 from ._manager_settings import manager_settings
 from ._pool import Pool
 from ._pool_registry import PoolRegistry
@@ -285,12 +286,16 @@ class LeasedExecutorManager:
             NotStartedError: a ``start()`` or ``stop()`` is still in progress,
                 or ``stop()`` was called while this start was opening the
                 backend or warming up its pools.
+            MissingMainGuardError: process workers would import the main
+                module again and re-run the code calling ``start()``, which
+                is not under ``if __name__ == "__main__":``.
             Exception: whatever the backend's ``open()`` raised.
         """
         loop = asyncio.get_running_loop()
         if self._state is _State.RUNNING:
             self._require_loop("start")
             return
+        check_main_guard(self._process_start_method())
         if self._state in (_State.STARTING, _State.STOPPING):
             raise NotStartedError(
                 f"LeasedExecutorManager is {self._state.value}; "
@@ -388,6 +393,14 @@ class LeasedExecutorManager:
             f"total={stats['total']} available={stats['available']} leased={stats['leased']} "
             f"draining={stats['draining']} max_pools={stats['max_pools']}{waiters}>"
         )
+
+    def _process_start_method(self) -> str | None:
+        """The start method of this manager's stdlib process pools; ``None`` if it builds none."""
+        if self.backend is not ExecutorBackend.PROCESS:
+            return None
+        context = self._config.executor_kwargs.get("mp_context") or default_mp_context()
+        method: str = context.get_start_method()
+        return method
 
     async def acquire(
         self,
