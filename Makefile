@@ -1,20 +1,39 @@
 # `make demo` and `make test` work on a fresh machine that has only python3:
 # the first target that needs it creates .venv and installs gristmill into it.
+# `make demo` installs the library alone (it needs only the standard library);
+# the other targets add every extra and the dev, bench and docs tools.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+CORE_STAMP := $(VENV)/.core-stamp
 STAMP := $(VENV)/.installed-stamp
 LINTED := src tests benchmarks examples docs/_griffe .ci
+NEEDS_PYTHON := import sys; sys.exit(sys.version_info < (3, 11))
 
-.PHONY: demo test lint typecheck docs check bench soak clean
+# A .venv whose python is missing, broken or older than 3.11 (one left by a first
+# try under Python 3.10, say) is rebuilt from scratch instead of being reused.
+VENV_OK := $(shell $(BIN)/python -c '$(NEEDS_PYTHON)' >/dev/null 2>&1 && echo yes)
+ifneq ($(VENV_OK),yes)
+STALE_VENV := stale-venv
+endif
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+.PHONY: demo test lint typecheck docs docs-check check bench soak clean stale-venv
+
+$(CORE_STAMP): pyproject.toml $(STALE_VENV)
+	@$(PYTHON) -c '$(NEEDS_PYTHON)' || { \
+		echo "gristmill needs Python 3.11 or newer, and $(PYTHON) is older;" \
+			"run make with PYTHON=python3.11 (or newer)" >&2; exit 1; }
+	$(if $(STALE_VENV),rm -rf $(VENV))
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench,all,docs]'
-	touch $(STAMP)
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
 
-demo: $(STAMP)
+$(STAMP): $(CORE_STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench,all,docs]'
+	touch $@
+
+demo: $(CORE_STAMP)
 	$(BIN)/python examples/demo.py
 
 test: $(STAMP)
