@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CORE_STAMP := $(VENV)/.core-stamp
 STAMP := $(VENV)/.installed-stamp
-LINTED := src tests benchmarks examples docs/_griffe .ci
+LINTED := src tests benchmarks examples docs/_griffe docs/_check .ci
 NEEDS_PYTHON := import sys; sys.exit(sys.version_info < (3, 11))
 
 # A .venv whose python is missing, broken or older than 3.11 (one left by a first
@@ -46,9 +46,30 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict
 
+# Mermaid is served by the site itself, so the diagrams render offline. The script
+# comes from the npm registry's mermaid package (3.5 MB, so it is not committed);
+# without npm the site falls back to the copy mkdocs-material loads from a CDN.
+MERMAID_VERSION := 11.17.2
+MERMAID_JS := docs/javascripts/vendor/mermaid.min.js
+
+$(MERMAID_JS):
+	mkdir -p build/mermaid $(@D)
+	cd build/mermaid && npm pack --silent mermaid@$(MERMAID_VERSION) >/dev/null
+	tar -xzf build/mermaid/mermaid-$(MERMAID_VERSION).tgz -C build/mermaid \
+		package/dist/mermaid.min.js package/LICENSE
+	cp build/mermaid/package/dist/mermaid.min.js $@
+	cp build/mermaid/package/LICENSE $(@D)/mermaid.LICENSE
+
 # --strict turns every warning (a broken link, a docstring griffe cannot parse) into a failure.
 docs: $(STAMP)
+	@$(MAKE) --no-print-directory $(MERMAID_JS) || echo "warning: no local Mermaid" \
+		"(npm missing or offline?): the built site loads it from a CDN" >&2
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
+# Not part of CI: looks at the built site in headless Chromium (apt-get install chromium),
+# offline, at 1280 px, and leaves screenshots in build/docs-check/ to look at.
+docs-check: docs
+	$(BIN)/python docs/_check/site_check.py site build/docs-check
 
 check: lint typecheck test
 

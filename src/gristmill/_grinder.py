@@ -70,6 +70,9 @@ class WorkGrinder:
 
     Async methods belong to the event loop that called ``start()``; use
     ``submit_from_thread()`` and ``stats_from_thread()`` from other threads.
+    ``async with grinder:`` starts it and stops it on the way out: draining
+    after a clean exit, cancelling what is pending after an exception or a
+    cancellation (see :meth:`stop`). Start the manager first.
 
     Args:
         executor_manager: Where batches lease their executors.

@@ -93,6 +93,7 @@ class LeasedExecutorManager:
     ``start()`` opens the backend, creates the first pools and, off the event
     loop, does their start-up work (for process pools: the fork server and
     the worker processes), so the first submit does not stall the loop.
+    ``async with manager:`` starts it and stops it on the way out.
 
     Args:
         backend: ``"thread"``, ``"process"``, ``"interpreter"`` (3.14+),
