@@ -156,8 +156,29 @@ def run_and_signal(args: list[str], sig: signal.Signals, ready: str = "work is r
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-    _, alive = psutil.wait_procs(children, timeout=5.0)  # the fork server may take a moment
-    return Ending(seconds, process.returncode, lines + stdout, stderr, [p.pid for p in alive])
+    return Ending(seconds, process.returncode, lines + stdout, stderr, _survivors(children))
+
+
+def _survivors(children: list[psutil.Process], within: float = 5.0) -> list[int]:
+    """The pids among ``children`` still running ``within`` seconds from now.
+
+    A child that has exited but waits to be reaped (a zombie) counts as gone.
+    The fork server and the resource tracker notice their parent's exit only
+    when their pipe closes, so they get a moment.
+    """
+    deadline = time.monotonic() + within
+    while True:
+        alive = [child.pid for child in children if _running(child)]
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.02)
+
+
+def _running(process: psutil.Process) -> bool:
+    try:
+        return bool(process.is_running() and process.status() != psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return False
 
 
 def _read_until(process: subprocess.Popen[str], ready: str) -> str:
