@@ -7,6 +7,7 @@ catch the whole family at once::
     ├── NotStartedError  (RuntimeError; alias: LeasePoolNotStartedError)
     ├── WrongLoopError  (RuntimeError)
     ├── GrinderCrashedError  (RuntimeError)
+    ├── MissingMainGuardError  (RuntimeError)
     ├── GrinderOverloadedError
     ├── WorkerCrashedError
     ├── LeaseUnavailableError
@@ -40,6 +41,7 @@ __all__ = [
     "LeasePoolError",
     "LeasePoolNotStartedError",
     "LeaseUnavailableError",
+    "MissingMainGuardError",
     "NotStartedError",
     "RemoteTraceback",
     "UnpicklableError",
@@ -68,6 +70,17 @@ class WrongLoopError(GristmillError, RuntimeError):
 
 class GrinderCrashedError(GristmillError, RuntimeError):
     """The grinder's background task failed; the original error is the ``__cause__``."""
+
+
+class MissingMainGuardError(GristmillError, RuntimeError):
+    """Process workers would run the program again: its main module lacks its guard.
+
+    With the ``spawn`` and ``forkserver`` start methods each process worker
+    imports the main module again, so the code that starts gristmill must sit
+    under ``if __name__ == "__main__":``. Raised by
+    :meth:`LeasedExecutorManager.start() <gristmill.LeasedExecutorManager.start>`
+    before any worker exists, instead of the stdlib's errors from every worker.
+    """
 
 
 class GrinderOverloadedError(GristmillError):

@@ -12,6 +12,7 @@ import concurrent.futures
 import logging
 from asyncio import get_running_loop
 from collections.abc import Callable
+from types import TracebackType
 from typing import Any, TypeVar, cast, final, overload
 
 from . import _validate as validate
@@ -48,6 +49,12 @@ _OBSERVABLE = frozenset({State.RUNNING, State.STOPPING, State.BROKEN})
 """States in which the owning loop can still answer ``stats_from_thread``."""
 
 
+def _being_cancelled() -> bool:
+    """Whether the task running this is being cancelled (Ctrl-C, a timeout, a failing group)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 @final
 class WorkGrinder:
     """Async work batcher backed by leased executors.
@@ -62,6 +69,9 @@ class WorkGrinder:
 
     Async methods belong to the event loop that called ``start()``; use
     ``submit_from_thread()`` and ``stats_from_thread()`` from other threads.
+    ``async with grinder:`` starts it and stops it on the way out: draining
+    after a clean exit, cancelling what is pending after an exception or a
+    cancellation (see :meth:`stop`). Start the manager first.
 
     Args:
         executor_manager: Where batches lease their executors: a
@@ -170,7 +180,8 @@ class WorkGrinder:
 
         Raises:
             WrongLoopError: already running on another loop.
-            NotStartedError: a ``stop()`` is still in progress.
+            NotStartedError: a ``stop()`` is still in progress, or the manager
+                has not been started (or was stopped).
             GrinderCrashedError: the grinder crashed earlier.
         """
         life = self._life
@@ -181,9 +192,18 @@ class WorkGrinder:
             raise NotStartedError("WorkGrinder is stopping; await stop() before starting again")
         if life.state is State.BROKEN:
             raise self._crashed_error()
+        self._require_manager_running()
         loop = life.bind()
         life.state = State.RUNNING
         self._engine.start(loop)
+
+    def _require_manager_running(self) -> None:
+        """Refuse a manager that says it is not running; a duck-typed one may not say."""
+        if not self._manager.running:
+            raise NotStartedError(
+                "WorkGrinder.start() needs a running manager: await manager.start() before "
+                "grinder.start(), or enter `async with manager:` before `async with grinder:`"
+            )
 
     async def stop(self, *, cancel_pending: bool = False, timeout: float | None = None) -> None:
         """Stop the grinder. Owning loop only; safe to call twice or concurrently.
@@ -198,9 +218,21 @@ class WorkGrinder:
         ``cancel_pending=True``, and ``stop`` returns. Callers still waiting
         for room in a full queue get :class:`NotStartedError`.
 
+        A cancellation cuts the stop short. If the task awaiting ``stop()`` is
+        cancelled (which is what Ctrl-C does under ``asyncio.run``), or
+        ``stop()`` is called by a task that is already being cancelled (from
+        a ``finally:`` block, say), pending jobs are cancelled as with
+        ``cancel_pending=True``, and every lease a batch still holds is
+        retired: process workers are killed and the jobs they were running
+        are abandoned (their callers see ``CancelledError``). ``stop()`` then
+        returns within moments; if it was the one cancelled, it re-raises
+        ``CancelledError`` once the grinder has stopped.
+
         Raises:
             WrongLoopError: called from a loop other than the owning one.
             ValueError: ``timeout`` is negative, NaN or infinite.
+            CancelledError: the task awaiting ``stop()`` was cancelled; the
+                grinder has stopped all the same.
         """
         limit = validate.optional_timeout("timeout", timeout)
         life = self._life
@@ -214,20 +246,71 @@ class WorkGrinder:
             NotStartedError("WorkGrinder stopped while this call waited for room in its queue")
         )
         timer = None
-        if cancel_pending:
+        if _being_cancelled():
+            await self._cut_short()
+        elif cancel_pending:
             engine.cancel_everything()
         else:
             engine.flush()
             if limit is not None:
                 timer = self._clock.call_at(self._clock.time() + limit, engine.cancel_everything)
         try:
-            await engine.wait_finished()
+            await self._wait_stopped()
         finally:
             if timer is not None:
                 timer.cancel()
+
+    async def _wait_stopped(self) -> None:
+        """Wait for the engine to finish, then mark the grinder stopped.
+
+        A cancellation meanwhile cuts the stop short; the grinder still ends
+        stopped before the ``CancelledError`` goes on.
+        """
+        try:
+            await self._engine.wait_finished()
+        except asyncio.CancelledError:
+            await self._cut_short()
+            await self._engine.wait_finished()  # at once: nothing waits for work any more
+            self._mark_stopped()
+            raise
+        self._mark_stopped()
+
+    async def _cut_short(self) -> None:
+        """Cancel pending jobs and retire the leases still out, killing their process workers."""
+        self._engine.cancel_everything()
+        await self._manager.retire_all()
+
+    def _mark_stopped(self) -> None:
         self._last_checked = _UNCHECKED
-        if life.state is State.STOPPING:
-            life.state = State.STOPPED
+        if self._life.state is State.STOPPING:
+            self._life.state = State.STOPPED
+
+    async def __aenter__(self) -> WorkGrinder:
+        """Start the grinder (see :meth:`start`) and return it."""
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Stop the grinder: drain after a clean exit, else cancel what is pending.
+
+        After an exception the exit is ``stop(cancel_pending=True)``; after a
+        cancellation the stop is also cut short, as :meth:`stop` describes.
+        """
+        await self.stop(cancel_pending=exc_type is not None)
+
+    def __repr__(self) -> str:
+        stats = self._snapshot()
+        room = stats["waiting_for_room"]
+        extra = f" waiting_for_room={room}" if room else ""
+        return (
+            f"<WorkGrinder {stats['state']} pending={stats['pending']} "
+            f"in_flight={stats['in_flight']} batches={stats['batches']}{extra}>"
+        )
 
     @overload
     async def submit(

@@ -172,7 +172,14 @@ class ExecutorLease:
         await self.release()
 
     def __repr__(self) -> str:
-        return f"<ExecutorLease {self.lease_id} owner={self.owner!r} pool={self._pool.name}>"
+        pool = self._pool
+        if not pool.held_by(self):
+            return f"<ExecutorLease {self.lease_id} ended owner={self.owner!r} pool={pool.name}>"
+        state = "overdue" if self._clock.time() >= self.soft_expires_at else "live"
+        return (
+            f"<ExecutorLease {self.lease_id} {state} owner={self.owner!r} "
+            f"in_flight={pool.inflight} pool={pool.name}>"
+        )
 
     def _submit(
         self, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]

@@ -32,10 +32,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from functools import partial
 from multiprocessing.context import BaseContext
+from types import TracebackType
 from typing import Any, final
 
 from . import _validate as validate
@@ -47,6 +48,7 @@ from ._clock import Clock
 from ._errors import LeaseUnavailableError, NotStartedError
 from ._lease import ExecutorLease
 from ._lifecycle import Lifecycle, State
+from ._main_guard import check_main_guard
 from ._manager_settings import manager_settings
 from ._pool import Pool
 from ._pool_registry import PoolRegistry
@@ -89,6 +91,7 @@ class LeasedExecutorManager:
     ``start()`` opens the backend, creates the first pools and, off the event
     loop, does their start-up work (for process pools: the fork server and
     the worker processes), so the first submit does not stall the loop.
+    ``async with manager:`` starts it and stops it on the way out.
 
     Args:
         backend: ``"thread"``, ``"process"``, ``"interpreter"`` (3.14+),
@@ -265,6 +268,15 @@ class LeasedExecutorManager:
         return self._config.clock
 
     @property
+    def running(self) -> bool:
+        """Whether the manager is running: started, and not stopping or stopped. Any thread.
+
+        :meth:`WorkGrinder.start() <gristmill.WorkGrinder.start>` checks it,
+        so a grinder cannot start on a manager that has not.
+        """
+        return self._life.state is State.RUNNING
+
+    @property
     def available_count(self) -> int:
         """Idle pools, ready to lend at once. Any thread."""
         self._catch_up()
@@ -303,11 +315,15 @@ class LeasedExecutorManager:
             NotStartedError: a ``start()`` or ``stop()`` is still in progress,
                 or ``stop()`` was called while this start was opening the
                 backend or warming up its pools.
+            MissingMainGuardError: process workers would import the main
+                module again and re-run the code calling ``start()``, which
+                is not under ``if __name__ == "__main__":``.
             Exception: whatever the backend's ``open()`` raised.
         """
         if self._life.state is State.RUNNING:
             self._life.require_loop("start")
             return
+        check_main_guard(self._process_start_method())
         if self._life.state in (State.STARTING, State.STOPPING):
             raise NotStartedError(
                 f"LeasedExecutorManager is {self._life.state.value}; "
@@ -348,8 +364,14 @@ class LeasedExecutorManager:
         runs in the same worker thread. Safe to call twice or
         concurrently; a no-op before ``start()``.
 
+        A cancellation (Ctrl-C under ``asyncio.run``) does not leave the
+        manager half-stopped: the pools, which no longer run anything, are
+        still shut down, and then ``CancelledError`` propagates.
+
         Raises:
             WrongLoopError: called from a loop other than the owning one.
+            CancelledError: the task awaiting ``stop()`` was cancelled; the
+                manager has stopped all the same.
         """
         if self._life.state in (State.CREATED, State.STOPPED):
             return
@@ -364,12 +386,49 @@ class LeasedExecutorManager:
         quiet = self._pools.withdraw_all()
         forwarder, self._forwarder = self._forwarder, None
         try:
-            await asyncio.to_thread(_join_executors, quiet, forwarder, self._session)
+            await _despite_cancellation(
+                asyncio.to_thread(_join_executors, quiet, forwarder, self._session)
+            )
         finally:
             self._life.state = State.STOPPED
             self._stopped.set_result(None)
             self._stopped = None
             self._logger.info("manager stopped backend=%s", self._config.backend.name)
+
+    async def __aenter__(self) -> LeasedExecutorManager:
+        """Start the manager (see :meth:`start`) and return it."""
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Stop the manager (see :meth:`stop`), whatever ended the block.
+
+        ``stop()`` never waits for running work, so this is prompt after a
+        clean exit, an exception or a cancellation alike.
+        """
+        await self.stop()
+
+    def __repr__(self) -> str:
+        stats = self.stats()
+        waiters = f" waiters={stats['waiters']}" if stats["waiters"] else ""
+        return (
+            f"<LeasedExecutorManager {stats['state']} backend={stats['backend']} "
+            f"total={stats['total']} available={stats['available']} leased={stats['leased']} "
+            f"draining={stats['draining']} max_pools={stats['max_pools']}{waiters}>"
+        )
+
+    def _process_start_method(self) -> str | None:
+        """The start method of this manager's stdlib process pools; ``None`` if it builds none."""
+        if self.backend is not ExecutorBackend.PROCESS:
+            return None
+        context = self._config.executor_kwargs.get("mp_context") or default_mp_context()
+        method: str = context.get_start_method()
+        return method
 
     async def acquire(
         self,
@@ -538,6 +597,19 @@ class LeasedExecutorManager:
     def _resize(self) -> None:
         if self._life.state is State.RUNNING:  # a notice from another thread may land after stop()
             self._scaler.check()
+
+
+async def _despite_cancellation(work: Awaitable[None]) -> None:
+    """Await ``work`` to its end even if the caller is cancelled meanwhile, then re-raise.
+
+    A second cancellation stops the wait, not the work.
+    """
+    running = asyncio.ensure_future(work)
+    try:
+        await asyncio.shield(running)
+    except asyncio.CancelledError:
+        await asyncio.shield(running)
+        raise
 
 
 def _join_executors(

@@ -71,6 +71,10 @@ class Pool:
             self._holder = holder
             self.state = PoolState.LEASED
 
+    def held_by(self, holder: object) -> bool:
+        """Whether ``holder`` may submit to this pool now (any thread; a snapshot)."""
+        return holder is not None and self._holder is holder
+
     def detach(self) -> int:
         """Stop the current holder from submitting; return the work still in flight.
 

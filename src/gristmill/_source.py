@@ -13,6 +13,7 @@ that knows the fallbacks, supplies the rest::
     supports_run_timeout       False: run_timeout_seconds is refused
     progress_board             None: no view of which item a worker runs
     clock                      None: the grinder's clock= or the monotonic clock
+    running                    True: grinder.start() takes the manager as started
 
     trait of each lease        when the lease has none
     hard_expires_at            +inf: the lease is never taken to be revoked
@@ -23,6 +24,10 @@ grinder as well as :class:`~gristmill.LeasedExecutorManager` does (which has
 every trait). A manager that lends process pools should say
 ``payloads_cross_process = True``: the grinder then pickles each chunk of
 calls itself, as the executor would need.
+
+The resolved source also remembers every lease it lent until the batch gives
+it back, so that a ``stop()`` cut short by a cancellation (Ctrl-C) can retire
+them all at once, killing their process workers instead of waiting for them.
 """
 
 from __future__ import annotations
@@ -118,8 +123,15 @@ class GrinderSource(Protocol):
     def clock(self) -> Clock | None:
         """The manager's time source, if it has one."""
 
+    @property
+    def running(self) -> bool:
+        """Whether the manager says it has started (True if it cannot say)."""
+
     async def acquire(self, *, lease_seconds: float, owner: str) -> LeaseLike:
         """Lend one executor as a :class:`LeaseLike`."""
+
+    async def retire_all(self) -> None:
+        """Retire every lease still out: process workers are killed, their work abandoned."""
 
 
 def resolve_source(manager: object) -> GrinderSource:
@@ -146,10 +158,11 @@ def _pickle(obj: Any) -> bytes:
 class _Resolved:
     """A manager with the fallbacks of the module docstring behind each trait."""
 
-    __slots__ = ("_manager",)
+    __slots__ = ("_manager", "_out")
 
     def __init__(self, manager: object) -> None:
         self._manager = manager
+        self._out: set[_HeldLease] = set()
 
     @property
     def max_pools(self) -> int:
@@ -179,21 +192,32 @@ class _Resolved:
     def clock(self) -> Clock | None:
         return cast("Clock | None", getattr(self._manager, "clock", None))
 
+    @property
+    def running(self) -> bool:
+        return getattr(self._manager, "running", True) is not False
+
     async def acquire(self, *, lease_seconds: float, owner: str) -> LeaseLike:
         source = cast(LeaseSource, self._manager)
-        lease = await source.acquire(lease_seconds=lease_seconds, owner=owner)
-        if hasattr(lease, "hard_expires_at") and hasattr(lease, "retire"):
-            return cast(LeaseLike, lease)
-        return _FilledLease(lease)
+        held = _HeldLease(await source.acquire(lease_seconds=lease_seconds, owner=owner), self._out)
+        self._out.add(held)
+        return held
+
+    async def retire_all(self) -> None:
+        for held in list(self._out):
+            await held.retire()
 
 
-class _FilledLease:
-    """A lease with the fallbacks of the module docstring for what it lacks."""
+class _HeldLease:
+    """A lent lease, with the fallbacks of the module docstring for what it lacks.
 
-    __slots__ = ("_lease",)
+    It forgets itself in its source's set of leases out once it is given back.
+    """
 
-    def __init__(self, lease: BasicLease) -> None:
+    __slots__ = ("_lease", "_out")
+
+    def __init__(self, lease: BasicLease, out: set[_HeldLease]) -> None:
         self._lease = lease
+        self._out = out
 
     @property
     def executor(self) -> Executor:
@@ -204,8 +228,13 @@ class _FilledLease:
         return cast(float, getattr(self._lease, "hard_expires_at", math.inf))
 
     async def release(self) -> None:
+        self._out.discard(self)
         await self._lease.release()
 
     async def retire(self) -> None:
+        self._out.discard(self)
         retire = getattr(self._lease, "retire", None)
         await (retire() if retire is not None else self._lease.release())
+
+    def __repr__(self) -> str:
+        return f"<held {self._lease!r}>"
