@@ -188,7 +188,23 @@ def test_split_fails_only_the_poison_and_counts_its_calls() -> None:
     failed = [i for i, (ok, _) in enumerate(outcomes) if not ok]
     assert failed == [5, 40]
     assert [value for ok, value in outcomes if ok] == [i + 1 for i in items if i >= 0]
-    assert calls <= 1 + 2 * 2 * 6  # at most about 2·k·log2(n) extra calls for k bad items
+    assert calls <= 1 + 2 * (6 + 1)  # about log2(n) + 1 extra calls for each bad item
+
+
+@pytest.mark.parametrize("poison", range(16))
+def test_one_poison_among_sixteen_costs_at_most_log2_plus_one_extra_calls(poison: int) -> None:
+    items = list(range(16))
+    items[poison] = -1
+    outcomes, calls = call_batch(BatchFunction(poison_aware, on_error="split"), items)
+    assert [i for i, (ok, _) in enumerate(outcomes) if not ok] == [poison]
+    assert calls - 1 <= 4 + 1
+
+
+def test_split_with_every_item_poisoned_fails_them_all_once() -> None:
+    outcomes, calls = call_batch(BatchFunction(poison_aware, on_error="split"), [-1] * 8)
+    assert [ok for ok, _ in outcomes] == [False] * 8
+    assert len({id(error) for _, error in outcomes}) == 8
+    assert calls <= 3 * 8  # the worst case: every item is poison
 
 
 def test_dedupe_passes_equal_items_once_and_never_merges_what_cannot_be_compared() -> None:
