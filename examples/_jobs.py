@@ -74,3 +74,11 @@ def logged_square(n: int) -> int:
     if n < 0:
         logger.warning("negative input n=%d", n)
     return n * n
+
+
+def burn_cpu(seconds: float) -> float:
+    """Keep one core busy for about ``seconds``; return the time it took."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        pass
+    return time.perf_counter() - started

@@ -1,7 +1,8 @@
 """Quickstart: a manager lends thread pools, a grinder batches jobs onto them.
 
-Shows ``submit`` (await one result), ``enqueue`` (get a future now, await it
-later), how a job's exception reaches only its own caller, and ``stats()``.
+Shows ``async with`` (start, then stop in reverse order), ``submit`` (await one
+result), ``enqueue`` (get a future now, await it later), how a job's exception
+reaches only its own caller, ``stats()`` and the grinder's ``repr()``.
 
 Run from the repository root::
 
@@ -25,12 +26,16 @@ def lookup_price(sku: str) -> float:
 
 
 async def main() -> None:
-    manager = LeasedExecutorManager(backend="thread", max_pools=2, workers_per_pool=4)
-    # A batch starts when 8 jobs are pending or the oldest has waited 50 ms.
-    grinder = WorkGrinder(executor_manager=manager, batch_size_threshold=8, max_wait_seconds=0.05)
-    await manager.start()
-    await grinder.start()
-    try:
+    # `async with` starts both and stops them in reverse order on the way out: the
+    # grinder drains what is pending, or cancels it after an exception or Ctrl-C.
+    async with (
+        LeasedExecutorManager(backend="thread", max_pools=2, workers_per_pool=4) as manager,
+        # A batch starts when 8 jobs are pending or the oldest has waited 50 ms, so a
+        # lone request waits at most 50 ms (the default, 10 s, suits background work).
+        WorkGrinder(
+            executor_manager=manager, batch_size_threshold=8, max_wait_seconds=0.05
+        ) as grinder,
+    ):
         price = await grinder.submit(lookup_price, "apple")  # typed: float
         print(f"submit:  apple costs {price:.2f}")
 
@@ -45,10 +50,9 @@ async def main() -> None:
             f"stats:   submitted={stats['submitted']} completed={stats['completed']} "
             f"failed={stats['failed']} batches={stats['batches']} pending={stats['pending']}"
         )
-    finally:
-        await grinder.stop()  # drains anything still pending
-        await manager.stop()
+        print(f"repr:    {grinder!r}")
 
 
+# The guard matters for backend="process": each worker process imports this file again.
 if __name__ == "__main__":
     asyncio.run(main())

@@ -82,3 +82,39 @@ def test_every_public_name_has_an_api_reference_entry() -> None:
         name for name in gristmill.__all__ if name != "__version__" and name not in documented
     ]
     assert missing == []
+
+
+ROOT = Path(__file__).resolve().parent.parent
+INTERNAL = ("payload_dumps", "payloads_cross_process", "progress_board", "supports_run_timeout")
+
+
+def _hidden(name: str) -> bool:
+    """Whether the API reference's mkdocstrings filters (in mkdocs.yml) leave ``name`` out."""
+    config = (ROOT / "mkdocs.yml").read_text()
+    listing = re.search(r"^(\s+)filters:\n((?:\1  - \"[^\"]+\"\n)+)", config, re.MULTILINE)
+    assert listing is not None, "mkdocs.yml has no list of mkdocstrings filters"
+    patterns = re.findall(r'- "([^"]+)"', listing.group(2))
+    return any(p.startswith("!") and re.search(p[1:], name) for p in patterns)
+
+
+def test_the_api_reference_leaves_out_internal_attributes() -> None:
+    import gristmill
+
+    for name in INTERNAL:
+        assert hasattr(gristmill.LeasedExecutorManager, name)  # still there for the grinder
+        assert _hidden(name), name
+
+
+def test_the_api_reference_keeps_the_public_members() -> None:
+    public = ["running", "max_pools", "clock", "acquire", "stats", "start", "stop", "backend"]
+    assert [name for name in public if _hidden(name)] == []
+    assert _hidden("_release_lease")
+
+
+def test_the_site_serves_the_mermaid_copy_that_make_docs_fetches() -> None:
+    config = (ROOT / "mkdocs.yml").read_text()
+    makefile = (ROOT / "Makefile").read_text()
+    fetched = re.search(r"^MERMAID_JS := docs/(\S+)$", makefile, re.MULTILINE)
+    assert fetched is not None
+    assert f"\n  - {fetched.group(1)}\n" in config
+    assert f"docs/{fetched.group(1).rsplit('/', 1)[0]}/" in (ROOT / ".gitignore").read_text()

@@ -6,10 +6,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import inspect
+import multiprocessing
+import re
 import subprocess
 import sys
 import textwrap
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import leasepool
@@ -361,3 +364,34 @@ def test_the_signature_check_itself_flags_incompatible_changes(
     ours: Callable[..., Any], flagged: bool
 ) -> None:
     assert bool(_signature_problems("f", _base, ours)) is flagged
+
+
+def test_the_globals_example_differs_from_leasepool_only_in_the_default_start_method(
+    tmp_path: Path,
+) -> None:
+    example = Path(__file__).resolve().parent.parent / "examples" / "migrating_globals.py"
+    source = example.read_text()
+    imports = re.findall(r"^from gristmill import .*$", source, re.MULTILINE)
+    assert len(imports) == 1  # the one line a migration changes
+    before = tmp_path / "with_leasepool.py"
+    before.write_text(source.replace(imports[0], imports[0].replace("gristmill", "leasepool")))
+    ours, theirs = _lines(example), _lines(before)
+    assert ours["thread"] == theirs["thread"] == "hello, world"
+    assert ours["process, initializer"] == theirs["process, initializer"] == "hello, world"
+    # gristmill never forks unless asked: a worker imports the module afresh.
+    assert ours["process, default start"] == "unset, world"
+    forks_by_default = multiprocessing.get_start_method() == "fork"
+    assert theirs["process, default start"] == (
+        "hello, world" if forks_by_default else "unset, world"
+    )
+    if "fork" in multiprocessing.get_all_start_methods():
+        assert ours["process, fork"] == theirs["process, fork"] == "hello, world"
+
+
+def _lines(script: Path) -> dict[str, str]:
+    result = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    pairs = (line.split(":", 1) for line in result.stdout.splitlines())
+    return {label.strip(): value.strip() for label, value in pairs}

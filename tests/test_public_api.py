@@ -106,7 +106,7 @@ def test_not_started_alias_is_the_same_class() -> None:
 
 def test_unsupported_backend_is_a_value_error() -> None:
     assert issubclass(gristmill.UnsupportedBackendError, ValueError)
-    with pytest.raises(gristmill.UnsupportedBackendError, match="unsupported backend"):
+    with pytest.raises(gristmill.UnsupportedBackendError, match="Unsupported backend"):
         gristmill.LeasedExecutorManager(backend="carrier-pigeon", max_pools=1)
 
 

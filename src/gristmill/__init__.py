@@ -6,12 +6,14 @@ Two parts:
   process, interpreter, loky, or a :class:`Backend` of your own) and lends
   them out as short-lived leases.
 - :class:`WorkGrinder` batches small sync jobs from many async callers and runs
-  each batch on a leased executor.
+  each batch on a leased executor; a :func:`batched` function is called once
+  over many callers' items.
 """
 
 import logging
 
 from ._backends import Backend, ExecutorBackend, available_backends, register_backend
+from ._batched import BatchFunction, batched
 from ._clock import Clock
 from ._errors import (
     GrinderCrashedError,
@@ -21,12 +23,14 @@ from ._errors import (
     LeasePoolError,
     LeasePoolNotStartedError,
     LeaseUnavailableError,
+    MissingMainGuardError,
     NotStartedError,
     RemoteTraceback,
     UnpicklableError,
     UnsupportedBackendError,
     WorkerCrashedError,
     WrongLoopError,
+    WrongTypeError,
 )
 from ._grinder import LeaseSource, WorkGrinder
 from ._lease import ExecutorLease, LeasedExecutor
@@ -34,13 +38,15 @@ from ._manager import LeasedExecutorManager, SizeProvider
 from ._process_logging import ProcessLoggingConfig
 from ._stats import GrinderStats, LeaseInfo, ManagerStats
 from ._work import Work
-from .hooks import BatchEnd, BatchStart, Hooks, ItemDone, LeaseEvent
+from .hooks import BatchCall, BatchEnd, BatchStart, Hooks, ItemDone, LeaseEvent
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Backend",
+    "BatchCall",
     "BatchEnd",
+    "BatchFunction",
     "BatchStart",
     "Clock",
     "ExecutorBackend",
@@ -61,6 +67,7 @@ __all__ = [
     "LeasedExecutor",
     "LeasedExecutorManager",
     "ManagerStats",
+    "MissingMainGuardError",
     "NotStartedError",
     "ProcessLoggingConfig",
     "RemoteTraceback",
@@ -71,8 +78,10 @@ __all__ = [
     "WorkGrinder",
     "WorkerCrashedError",
     "WrongLoopError",
+    "WrongTypeError",
     "__version__",
     "available_backends",
+    "batched",
     "register_backend",
 ]
 

@@ -5,7 +5,7 @@ room (``overflow="wait"``) or is refused at once (``overflow="reject"``).
 Waiters are served first come, first served, each with its own future; room
 handed to a waiter is reserved for it until it resumes, so a newcomer cannot
 take it in between, and a waiter cancelled after being handed room passes it
-on (the ``asyncio.Queue`` discipline). Owning loop only.
+on (:func:`~gristmill._waiters.await_turn`). Owning loop only.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Literal
 
 from ._errors import GrinderOverloadedError
+from ._waiters import await_turn
 
 __all__ = ["Admission", "Overflow"]
 
@@ -65,16 +66,12 @@ class Admission:
                 f"the grinder's queue is full ({self._queued()} pending, max_pending="
                 f"{self.max_pending}); retry later, or use overflow='wait' for backpressure"
             )
-        waiter = asyncio.get_running_loop().create_future()
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
         try:
-            await waiter
+            await await_turn(waiter, pass_on=self._pass_on)
         except BaseException:
-            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
-                self._reserved -= 1  # handed room, but leaving: pass it on
-                self.grant()
-            else:
-                self._remove(waiter)
+            self._remove(waiter)  # still queued if it left before its turn came
             raise
         self._reserved -= 1
 
@@ -94,6 +91,11 @@ class Admission:
             waiter = self._waiters.popleft()
             if not waiter.done():
                 waiter.set_exception(error)
+
+    def _pass_on(self, _: None) -> None:
+        """A waiter handed room left without using it: hand the room to the next one."""
+        self._reserved -= 1
+        self.grant()
 
     def _remove(self, waiter: asyncio.Future[None]) -> None:
         with contextlib.suppress(ValueError):  # already handed out

@@ -1,25 +1,60 @@
-"""The single gateway between foreign OS threads and an owning event loop."""
+"""The single gateway between foreign OS threads and an owning event loop.
+
+Every hop from another thread onto a loop goes through :func:`post`, the one
+place that meets a loop that has closed meanwhile. The helpers built on it
+either drop the hop (nothing on a closed loop is waiting any more) or, where a
+caller expects an answer, raise :class:`NotStartedError` instead of asyncio's
+bare ``RuntimeError``.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 from collections.abc import Callable, Coroutine
 from functools import partial
 from typing import Any, TypeVar
 
+from ._errors import NotStartedError
 from ._worker import stop_iteration_error
 
-__all__ = ["call_in_loop", "enqueue_from_thread", "mirror", "wrap_call"]
+__all__ = ["call_in_loop", "enqueue_from_thread", "mirror", "post", "post_or_raise", "wrap_call"]
 
 T = TypeVar("T")
 
 
+def post(loop: asyncio.AbstractEventLoop, fn: Callable[..., object], *args: object) -> bool:
+    """Schedule ``fn(*args)`` on ``loop``'s thread; False if the loop has closed. Any thread."""
+    try:
+        loop.call_soon_threadsafe(fn, *args)
+    except RuntimeError:  # "Event loop is closed": nobody there is waiting any more
+        return False
+    return True
+
+
+def post_or_raise(
+    loop: asyncio.AbstractEventLoop, what: str, fn: Callable[..., object], *args: object
+) -> None:
+    """Like :func:`post`, for a call whose caller waits for an answer. Any thread.
+
+    Raises:
+        NotStartedError: the loop has closed; ``what`` names the owner.
+    """
+    if not post(loop, fn, *args):
+        raise NotStartedError(
+            f"the event loop that ran the {what} is closed; it was not stopped with stop() "
+            "before its loop ended. Create and start a new one on a running loop"
+        )
+
+
 def call_in_loop(
-    loop: asyncio.AbstractEventLoop, fn: Callable[[], T]
+    loop: asyncio.AbstractEventLoop, what: str, fn: Callable[[], T]
 ) -> concurrent.futures.Future[T]:
-    """Run ``fn()`` on ``loop``'s thread and return a future for its outcome. Any thread."""
+    """Run ``fn()`` on ``loop``'s thread and return a future for its outcome. Any thread.
+
+    Raises:
+        NotStartedError: the loop has closed.
+    """
     result: concurrent.futures.Future[T] = concurrent.futures.Future()
 
     def run() -> None:
@@ -30,7 +65,7 @@ def call_in_loop(
         except BaseException as exc:
             result.set_exception(exc)
 
-    loop.call_soon_threadsafe(run)
+    post_or_raise(loop, what, run)
     return result
 
 
@@ -58,8 +93,8 @@ def mirror(
             target.set_exception(exc)
 
     def propagate_cancel(done: concurrent.futures.Future[T]) -> None:
-        if done.cancelled() and not loop.is_closed():
-            loop.call_soon_threadsafe(source.cancel)
+        if done.cancelled():
+            post(loop, source.cancel)
 
     source.add_done_callback(copy)
     target.add_done_callback(propagate_cancel)
@@ -67,6 +102,7 @@ def mirror(
 
 def enqueue_from_thread(
     loop: asyncio.AbstractEventLoop,
+    what: str,
     put_now: Callable[[], asyncio.Future[T] | None],
     put_later: Callable[[], Coroutine[Any, Any, asyncio.Future[T]]],
 ) -> concurrent.futures.Future[T]:
@@ -81,6 +117,11 @@ def enqueue_from_thread(
     cancelled by a job's ``CancelledError``. An error from ``put_now`` or
     ``put_later`` fails the returned future. Cancelling the returned future
     cancels the work, or the wait for room.
+    A wait cancelled from the loop's side (the loop shutting down) fails the
+    returned future with ``NotStartedError``.
+
+    Raises:
+        NotStartedError: the loop has closed.
     """
     result: concurrent.futures.Future[T] = concurrent.futures.Future()
 
@@ -97,7 +138,7 @@ def enqueue_from_thread(
         waiting.add_done_callback(partial(_queued, result, loop))
         result.add_done_callback(partial(_cancel_wait, waiting, loop))
 
-    loop.call_soon_threadsafe(put)
+    post_or_raise(loop, what, put)
     return result
 
 
@@ -108,8 +149,16 @@ def _queued(
 ) -> None:
     """The wait for room ended: mirror the queued work, or pass on why it was not queued."""
     if waiting.cancelled():
-        result.cancel()
-        result.set_running_or_notify_cancel()  # wakes concurrent.futures.wait(); see mirror
+        if result.cancelled():  # the caller asked for it
+            result.set_running_or_notify_cancel()  # wakes concurrent.futures.wait(); see mirror
+            return
+        _fail(  # nobody on this side cancels the wait: the loop is shutting down
+            result,
+            NotStartedError(
+                "the event loop shut down while this call waited for room in the queue; the "
+                "work was never queued"
+            ),
+        )
         return
     exc = waiting.exception()
     if exc is not None:
@@ -124,8 +173,8 @@ def _cancel_wait(
     done: concurrent.futures.Future[Any],
 ) -> None:
     """The caller's future is done (any thread): if it was cancelled, stop waiting for room."""
-    if done.cancelled() and not loop.is_closed():
-        loop.call_soon_threadsafe(waiting.cancel)
+    if done.cancelled():
+        post(loop, waiting.cancel)
 
 
 def _fail(result: concurrent.futures.Future[Any], exc: BaseException) -> None:
@@ -155,8 +204,7 @@ def _forward(
     done: concurrent.futures.Future[Any],
 ) -> None:
     """Runs on whichever thread resolved ``done``; the copy happens on ``loop``."""
-    with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting any more
-        loop.call_soon_threadsafe(copy, done)
+    post(loop, copy, done)
 
 
 def _copy_call(

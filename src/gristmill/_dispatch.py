@@ -4,51 +4,82 @@
 
     items ──► chunk_sizes() ──► chunk 1 ──submit──► worker: call_each / run_pickled
                            └──► chunk 2 ──submit──► worker ...      │ posts progress
-    chunk done (worker thread) ──call_soon_threadsafe──► settle each item ──► caller futures
+    chunk done (worker thread) ──post()──► settle each item ──► caller futures
     chunk lost (pool broke, killed, revoked) ──► salvage: requeue or fail, item by item
-    all chunks settled (or the batch is aborted) ──► lease.release()
+    all chunks settled (or the batch is aborted) ──► return; the engine releases the lease
 
-Every item handed to :func:`run_batch` leaves it exactly once: settled through
-``settle`` (success, its own exception, a chunk-level failure, the batch
-aborted by ``stop(cancel_pending=True)``) or handed to ``requeue`` to run
-again in a later batch. A chunk is *lost* when its executor broke, was killed,
-or was retired with the chunk still queued: the batch reads the progress
-board (which item was running, and was it alone in the pool?) and
-:mod:`gristmill._salvage` decides each item's fate. While items with a run
-timeout are running, the batch watches the board and kills the pool when one
-overruns.
+Every item handed to :func:`dispatch_batch` leaves it exactly once, through its
+:class:`BatchOwner`: settled (success, its own exception, a chunk-level
+failure, the batch aborted by ``stop(cancel_pending=True)``) or requeued to
+run again in a later batch. A chunk is *lost* when its executor broke, was
+killed, or was retired with the chunk still queued: the batch reads the
+progress board through :class:`~gristmill._chunks.Chunks` and
+:func:`~gristmill._salvage.sort_lost` decides each item's fate. While items
+with a run timeout are running, a :class:`~gristmill._watchdog.Watchdog`
+tells the batch when to kill the pool.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import BrokenExecutor, Future
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
+from ._batched import BatchFunction, plan_calls
 from ._batching import chunk_sizes
-from ._clock import Clock
-from ._errors import LeaseExpiredError
+from ._bridge import post
+from ._chunks import Chunk, Chunks
+from ._clock import Clock, stopwatch
+from ._errors import LeaseExpiredError, NotStartedError
 from ._job import Job
 from ._progress import NOT_STARTED, ProgressBoard
 from ._salvage import Loss, sort_lost
 from ._source import LeaseLike
-from ._worker import Dumps, Outcome, call_each, decode_outcomes, encode_calls, run_pickled
+from ._watchdog import Watchdog
+from ._worker import (
+    Dumps,
+    Outcome,
+    call_each,
+    decode_outcomes,
+    encode_calls,
+    run_call,
+    run_pickled,
+    run_pickled_call,
+)
 
-__all__ = ["BatchContext", "Settle", "run_batch"]
+__all__ = ["BatchContext", "BatchOwner", "dispatch_batch"]
 
 
-Settle = Callable[[Sequence[Job], Iterable[Outcome], float, bool], None]
-"""Resolves items with their outcomes, pairwise; owning loop.
+class BatchOwner(Protocol):
+    """What a batch reports back to the grinder that launched it. Owning loop."""
 
-Also given when their batch started, and whether the failures are the
-grinder's own timeouts (run timeouts), which are counted apart from errors
-the items raised themselves.
-"""
+    def settle(
+        self,
+        jobs: Sequence[Job],
+        outcomes: Iterable[Outcome],
+        *,
+        started: float,
+        timed_out: bool = False,
+    ) -> None:
+        """Resolve ``jobs`` with ``outcomes``, pairwise; ``started`` is when the batch began.
+
+        ``timed_out``: the failures are the grinder's own run timeouts.
+        """
+
+    def requeue(self, jobs: list[Job]) -> None:
+        """Take back items whose pool was lost under them, to run in a later batch."""
+
+    def observe(self, jobs: list[Job], *, seconds: float) -> None:
+        """Learn that ``jobs`` ran, one after another, in ``seconds``."""
+
+    def called(self, function: BatchFunction[Any, Any], *, items: int, calls: int) -> None:
+        """A batch function ran over ``items`` items in ``calls`` calls (splits included)."""
+
+    def drained(self) -> None:
+        """The batch has nothing left to settle."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,181 +87,218 @@ class BatchContext:
     """What every batch of one grinder shares.
 
     Attributes:
+        owner: Where the batch reports settled, lost and timed items.
         workers: Workers behind each lease, to size the chunks.
         dumps: Pickles chunks for backends whose payloads cross a process
             boundary; ``None`` for in-process (thread) pools.
         board: Where process workers post progress, if the backend has one.
-        settle: Resolves items.
-        requeue: Takes lost items back into the queue.
-        observe: Receives each chunk's items and the time they took to run.
         clock: The manager's clock, to tell a revoked lease from a crash.
         max_retries: Attempts an item may be charged before it fails.
     """
 
+    owner: BatchOwner
     workers: int
     dumps: Dumps | None
     board: ProgressBoard | None
-    settle: Settle
-    requeue: Callable[[list[Job]], None]
-    observe: Callable[[list[Job], float], None]
     clock: Clock
     max_retries: int
 
 
-@dataclass(slots=True)
-class _Chunk:
-    jobs: list[Job]
-    slot: int
-    future: Future[Any] | None = None
-
-
-async def run_batch(
+async def dispatch_batch(
     context: BatchContext,
     lease: LeaseLike,
     items: list[Job],
     *,
     abort: asyncio.Future[None],
-    on_drained: Callable[[], None],
     item_seconds: float | None,
     timed: bool = True,
+    grouped: bool = False,
 ) -> int:
-    """Run ``items`` on ``lease``, release it when every chunk has settled; return items requeued.
+    """Run ``items`` on ``lease`` until every chunk has settled; return how many were requeued.
 
     ``abort`` is done once the grinder stops with ``cancel_pending=True``: the
     batch then cancels its callers' futures and the chunks that have not
-    started, and returns the lease without waiting for chunks still running.
-    The grinder never cancels a batch task itself: a task cancelled before its
-    first step would skip this function, stranding its callers and its lease.
-    ``on_drained`` is called once no item of the batch is left to settle,
-    just before the lease goes back. ``item_seconds`` (the recent run time per
-    item, if known) sizes the chunks. ``timed=False`` promises that no item
-    has a run timeout, which spares a look at each.
+    started, and returns without waiting for chunks still running. The
+    grinder never cancels a batch task itself, so a cancellation means the
+    loop is shutting down: the items still pending fail with
+    ``NotStartedError``. ``item_seconds`` (the recent run time per item, if
+    known) sizes the chunks. ``timed=False`` promises that no item has a run
+    timeout, which spares a look at each; ``grouped=False``, that none
+    belongs to a batch function. The caller releases the lease.
     """
     batch = _Batch(context, lease, items, timed)
     try:
         if abort.done():
             batch.abandon()
-            batch.fail(items, asyncio.CancelledError())  # counted as cancelled
-            return 0
-        batch.submit_all(item_seconds)
-        await batch.watch(abort)
+        else:
+            batch.submit_all(item_seconds, grouped=grouped)
+            await batch.watch(abort)
     except asyncio.CancelledError:
-        batch.abandon()
+        batch.abandon(NotStartedError("the event loop shut down while this item's batch ran"))
         raise
     finally:
-        on_drained()
-        await lease.release()
+        context.owner.drained()
     return batch.requeued
 
 
 class _Batch:
-    """One batch in flight: its chunks, what is still unsettled, and its watchdog."""
+    """One batch in flight: submission, settlement, and the hand-offs to watchdog and salvage."""
 
     def __init__(
         self, context: BatchContext, lease: LeaseLike, items: list[Job], timed: bool
     ) -> None:
         self.context = context
+        self.owner = context.owner
         self.lease = lease
         self.items = items
         self.started_at = context.clock.time()
-        self.chunks: list[_Chunk] = []
+        self.chunks = Chunks(context.board if context.dumps is not None else None)
+        self.watchdog = Watchdog(self.chunks, items, timed=timed)
         self.unsettled = 0
+        self.unsent = items  # until submit_all takes them
         self.all_settled: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.requeued = 0
-        timeouts = (
-            [job.run_timeout for job in items if job.run_timeout is not None] if timed else []
-        )
-        self.min_timeout = min(timeouts) if timeouts else None
-        self.killed = False  # for a run timeout
-        self.ran = False  # an item was seen to start on the pool
-        self.victims: dict[Job, bool] = {}  # running when killed -> overran?
-        self.lone_runner: frozenset[Job] | None = None  # see _running_at_loss
 
-    def submit_all(self, item_seconds: float | None) -> None:
-        """Cut the batch into chunks and submit them; settle what never gets there."""
-        context, items = self.context, self.items
+    def submit_all(self, item_seconds: float | None, *, grouped: bool) -> None:
+        """Cut the batch into chunks and submit them; settle what never gets there.
+
+        ``grouped``: some items may belong to batch functions, to be joined
+        into calls (one chunk per call) before the rest is chunked.
+        """
+        self.unsent = []  # from here on, every item is settled or submitted below
+        units = self._units(item_seconds, grouped)
         loop = asyncio.get_running_loop()
-        board = context.board if context.dumps is not None else None
-        start = 0
-        for size in chunk_sizes(len(items), context.workers, item_seconds):
-            chunk = items[start : start + size]
-            start += size
-            worker_fn, payload, runnable = self._prepare(chunk)
+        for number, (jobs, call) in enumerate(units):
+            worker_fn, payload, runnable = self._prepare(jobs, call)
             if not runnable:
                 continue
-            record = _Chunk(runnable, board.claim() if board is not None else -1)
+            chunk = self.chunks.open(runnable, call)
             try:
-                record.future = self.lease.executor.submit(_timed, worker_fn, payload, record.slot)
+                chunk.future = self.lease.executor.submit(_timed, worker_fn, payload, chunk.slot)
             except BaseException as exc:  # the rest of the batch never reached the executor
-                self._release_slot(record)
-                self._never_ran([*runnable, *items[start:]], exc)
+                self.chunks.close(chunk)
+                rest = [job for later, _ in units[number + 1 :] for job in later]
+                self._never_ran([*runnable, *rest], exc)
                 return
             self.unsettled += 1
-            self.chunks.append(record)
-            record.future.add_done_callback(partial(_deliver, loop, self, record))
+            self.chunks.add(chunk)
+            chunk.future.add_done_callback(partial(_deliver, loop, self, chunk))
+
+    def _units(
+        self, item_seconds: float | None, grouped: bool
+    ) -> list[tuple[list[Job], BatchFunction[Any, Any] | None]]:
+        """The batch's chunks: one per call of a batch function, then the plain items."""
+        items = self.items
+        units: list[tuple[list[Job], BatchFunction[Any, Any] | None]] = []
+        singles = items
+        if grouped:
+            plan = plan_calls([job.fn for job in items], [job.args for job in items])
+            for index, error in plan.refused:
+                self.fail([items[index]], error)
+            units = [([items[i] for i in members], call) for call, members in plan.calls]
+            singles = [items[i] for i in plan.singles]
+        start = 0
+        for size in chunk_sizes(len(singles), self.context.workers, item_seconds):
+            units.append((singles[start : start + size], None))
+            start += size
+        return units
 
     async def watch(self, abort: asyncio.Future[None]) -> None:
-        """Wait for every chunk, killing the pool if an item overruns its run timeout."""
+        """Wait for every chunk, killing the pool if an item overruns its run timeout.
+
+        The last chunk completes ``all_settled`` before it settles its items,
+        so the batch wakes ahead of their callers and the lease goes back
+        before they resume (as in leasepool). An abort wakes the batch too.
+        """
+        wake = partial(_complete, self.all_settled)
+        abort.add_done_callback(wake)
+        try:
+            await self._watch(abort)
+        finally:
+            abort.remove_done_callback(wake)
+
+    async def _watch(self, abort: asyncio.Future[None]) -> None:
+        watchdog = self.watchdog
         while self.unsettled:
-            wait = self._next_check()
-            await asyncio.wait(
-                (self.all_settled, abort), timeout=wait, return_when=asyncio.FIRST_COMPLETED
-            )
-            if self.all_settled.done():
+            wait = watchdog.next_check()
+            if wait is None:
+                await self.all_settled
+            else:
+                await asyncio.wait(
+                    (self.all_settled, abort), timeout=wait, return_when=asyncio.FIRST_COMPLETED
+                )
+            if not self.unsettled:
                 return
             if abort.done():
                 self.abandon()
-                if self.min_timeout is not None and self.context.board is not None:
+                if watchdog.armed:
                     # Nothing will watch the abandoned chunks: stop them now rather
                     # than let a hung item hold its pool past its run timeout.
-                    self.killed = True
+                    watchdog.killed = True
                     await self.lease.retire()
                 return
-            if wait is not None and self._find_overruns():
-                self.killed = True
+            if wait is not None and watchdog.overran():
                 await self.lease.retire()
 
-    def abandon(self) -> None:
-        """Cancel the callers' futures and every chunk that has not started.
+    def abandon(self, error: BaseException | None = None) -> None:
+        """Give up on the batch: fail (or cancel) the callers, cancel chunks not yet started.
 
-        Chunks already running finish in their own time; their outcomes reach
-        ``settle`` as usual and are counted as cancelled.
+        Items that never reached the executor are settled here. Chunks already
+        running finish in their own time; their outcomes reach ``settle`` as
+        usual and are counted as cancelled.
         """
         for job in self.items:
-            job.cancel()
-        for record in self.chunks:
-            if record.future is not None:
-                record.future.cancel()
+            if job.done():
+                continue
+            if error is None:
+                job.cancel()
+            else:
+                job.set_exception(error)
+        for chunk in self.chunks.records:
+            if chunk.future is not None:
+                chunk.future.cancel()
+        unsent, self.unsent = self.unsent, []
+        self.fail(unsent, asyncio.CancelledError())
 
-    def chunk_done(self, record: _Chunk) -> None:
+    def chunk_done(self, chunk: Chunk) -> None:
         """Owning loop: settle or salvage a finished chunk."""
-        future = record.future
+        future = chunk.future
         assert future is not None
-        jobs = record.jobs
+        jobs = chunk.jobs
+        if self.unsettled == 1:  # the last chunk: wake the batch ahead of the callers
+            _complete(self.all_settled)
         try:
             if future.cancelled():
-                self._salvage(record, None, started=False)
+                self._salvage(chunk, None, started=False)
             elif isinstance(exc := future.exception(), BrokenExecutor) or (
                 exc is not None and self._pool_taken()
             ):  # some executors fail killed work with errors of their own
-                self._salvage(record, exc, started=True)
+                self._salvage(chunk, exc, started=True)
             elif exc is not None:
                 self.fail(jobs, exc)
             else:
                 result, elapsed = future.result()
-                self.ran = True
-                self.context.observe(jobs, elapsed)
+                self.chunks.saw_results()
+                self.owner.observe(jobs, seconds=elapsed)
+                if chunk.call is not None:
+                    result, calls = result
+                    self.owner.called(chunk.call, items=len(jobs), calls=calls)
                 outcomes = decode_outcomes(result) if self.context.dumps else result
-                self.context.settle(jobs, outcomes, self.started_at, False)
+                self.owner.settle(jobs, outcomes, started=self.started_at)
         except Exception as exc:  # e.g. a result that pickled but will not unpickle here
             self.fail([job for job in jobs if not job.done()], exc)
         finally:
-            self._release_slot(record)
+            self.chunks.close(chunk)
             self.unsettled -= 1
-            if self.unsettled == 0 and not self.all_settled.done():
-                self.all_settled.set_result(None)
 
-    def _prepare(self, chunk: list[Job]) -> tuple[Callable[..., Any], Any, list[Job]]:
+    def fail(self, jobs: Sequence[Job], exc: BaseException) -> None:
+        """Settle every item in ``jobs`` with the same exception."""
+        if jobs:
+            self.owner.settle(jobs, [(False, exc)] * len(jobs), started=self.started_at)
+
+    def _prepare(
+        self, chunk: list[Job], call: BatchFunction[Any, Any] | None
+    ) -> tuple[Callable[..., Any], Any, list[Job]]:
         """Return the worker function and payload to submit, and the items they carry.
 
         On cross-process backends an item that will not pickle is settled with
@@ -239,18 +307,20 @@ class _Batch:
         """
         dumps = self.context.dumps
         if dumps is None:
-            return _run_items, chunk, chunk
+            if call is None:
+                return _run_items, chunk, chunk
+            return run_call, (call, chunk), chunk
         payload, bad = encode_calls([(job.fn, job.args, job.kwargs) for job in chunk], dumps)
+        worker_fn = run_pickled if call is None else run_pickled_call
         if not bad:
-            return run_pickled, payload, chunk
+            return worker_fn, payload, chunk
         bad_index = {index for index, _ in bad}
-        self.context.settle(
+        self.owner.settle(
             [chunk[index] for index, _ in bad],
             [(False, exc) for _, exc in bad],
-            self.started_at,
-            False,
+            started=self.started_at,
         )
-        return run_pickled, payload, [job for i, job in enumerate(chunk) if i not in bad_index]
+        return worker_fn, payload, [job for i, job in enumerate(chunk) if i not in bad_index]
 
     def _never_ran(self, jobs: list[Job], exc: BaseException) -> None:
         """A submit failed: the items go back if the pool was taken away, else they fail.
@@ -260,13 +330,13 @@ class _Batch:
         for them, so they fail with its error instead of looping.
         """
         if isinstance(exc, LeaseExpiredError) or (
-            isinstance(exc, BrokenExecutor) and self._pool_ran()
+            isinstance(exc, BrokenExecutor) and self.chunks.pool_ran()
         ):
             self._requeue(jobs)
         else:
             self.fail(jobs, exc)
 
-    def _salvage(self, record: _Chunk, cause: BaseException | None, *, started: bool) -> None:
+    def _salvage(self, chunk: Chunk, cause: BaseException | None, *, started: bool) -> None:
         """A chunk was lost with its pool: gather what is known and let ``sort_lost`` decide.
 
         A pool that broke before any item of the batch started (a failing
@@ -275,103 +345,29 @@ class _Batch:
         Without a progress board that cannot be seen, except that a batch of
         one item (a suspect's lone retry) is taken to have started it.
         """
-        lone_retry = self.context.board is None and len(self.items) == 1
+        chunks, watchdog = self.chunks, self.watchdog
+        lone_retry = not chunks.tracked and len(self.items) == 1
         loss = Loss(
             cause=cause,
-            running=self._running_index(record) if started else NOT_STARTED,
-            stillborn=started and not lone_retry and not self._pool_ran(),
-            victims=self.victims if self.killed else None,
-            lone=self._running_at_loss() if started else frozenset(),
+            running=chunks.running_index(chunk) if started else NOT_STARTED,
+            stillborn=started and not lone_retry and not chunks.pool_ran(),
+            victims=watchdog.victims if watchdog.killed else None,
+            lone=chunks.lone_runner(self.items) if started else frozenset(),
             revoked=self._pool_taken(),
             max_retries=self.context.max_retries,
         )
-        verdicts = sort_lost(record.jobs, loss)
+        verdicts = sort_lost(chunk.jobs, loss)
         self._requeue(verdicts.again)
         if verdicts.failed:
-            self.context.settle(verdicts.failed, verdicts.errors, self.started_at, False)
+            self.owner.settle(verdicts.failed, verdicts.errors, started=self.started_at)
         if verdicts.timed_out:
-            self.context.settle(verdicts.timed_out, verdicts.timeouts, self.started_at, True)
-
-    def _running_at_loss(self) -> frozenset[Job]:
-        """The item running alone in the pool when it died, or nothing if several (or unknown).
-
-        Read once, at the first lost chunk: the pool is dead, so the board no
-        longer moves, and chunks settled later still hold their slots.
-        """
-        if self.lone_runner is None:
-            board = self.context.board
-            if board is None:
-                running = self.items if len(self.items) == 1 else []
-            else:
-                running = [job for _, job, _ in self._running(board, include_done=True)]
-            self.lone_runner = frozenset(running) if len(running) == 1 else frozenset()
-        return self.lone_runner
+            self.owner.settle(
+                verdicts.timed_out, verdicts.timeouts, started=self.started_at, timed_out=True
+            )
 
     def _pool_taken(self) -> bool:
         """Whether the pool was killed for a run timeout or revoked at its lease's expiry."""
-        return self.killed or self.context.clock.time() >= self.lease.hard_expires_at
-
-    def _pool_ran(self) -> bool:
-        """Whether any item of this batch was seen to start on the pool."""
-        board = self.context.board
-        if not self.ran and board is not None:
-            self.ran = any(
-                board.read(chunk.slot)[0] != NOT_STARTED for chunk in self.chunks if chunk.slot >= 0
-            )
-        return self.ran
-
-    def _running_index(self, record: _Chunk) -> int | None:
-        """Which item of a lost chunk was running; ``None`` when nobody can tell."""
-        board = self.context.board
-        if board is None or record.slot < 0:
-            return None
-        return board.read(record.slot)[0]
-
-    def _next_check(self) -> float | None:
-        """Seconds until an item could first overrun, or ``None`` if none has a run timeout."""
-        board = self.context.board
-        if self.min_timeout is None or board is None or self.killed:
-            return None
-        now = time.monotonic()
-        soonest = now + self.min_timeout  # an item starting right now
-        for _, job, started in self._running(board):
-            if job.run_timeout is not None:
-                soonest = min(soonest, started + job.run_timeout)
-        return max(0.0, soonest - now) + 0.001
-
-    def _find_overruns(self) -> bool:
-        """Mark the items running now as victims; return whether any overran."""
-        board = self.context.board
-        assert board is not None
-        now = time.monotonic()
-        running = list(self._running(board))
-        overran = False
-        for _, job, started in running:
-            late = job.run_timeout is not None and now - started >= job.run_timeout
-            overran = overran or late
-        if overran:
-            self.victims = {
-                job: job.run_timeout is not None and now - started >= job.run_timeout
-                for _, job, started in running
-            }
-        return overran
-
-    def _running(
-        self, board: ProgressBoard, *, include_done: bool = False
-    ) -> Iterable[tuple[_Chunk, Job, float]]:
-        """Yield ``(chunk, item, started)`` for each item the board shows running.
-
-        Chunks whose future is done are skipped unless ``include_done`` (their
-        pool died and the board shows where they stopped).
-        """
-        for record in self.chunks:
-            if record.slot < 0 or record.future is None:
-                continue
-            if record.future.done() and not include_done:
-                continue
-            index, started = board.read(record.slot)
-            if 0 <= index < len(record.jobs):
-                yield record, record.jobs[index], started
+        return self.watchdog.killed or self.context.clock.time() >= self.lease.hard_expires_at
 
     def _requeue(self, jobs: list[Job]) -> None:
         gone = [job for job in jobs if job.done()]  # cancelled while in flight
@@ -380,24 +376,20 @@ class _Batch:
             jobs = [job for job in jobs if not job.done()]
         if jobs:
             self.requeued += len(jobs)
-            self.context.requeue(jobs)
+            self.owner.requeue(jobs)
 
-    def fail(self, jobs: Sequence[Job], exc: BaseException | None) -> None:
-        """Settle every item in ``jobs`` with the same exception."""
-        self.context.settle(jobs, [(False, exc)] * len(jobs), self.started_at, False)
 
-    def _release_slot(self, record: _Chunk) -> None:
-        board = self.context.board
-        if board is not None and record.slot >= 0:
-            board.release(record.slot)
-            record.slot = -1
+def _complete(done: asyncio.Future[None], *_: object) -> None:
+    """Resolve ``done`` unless it already is; also an ``abort`` done-callback."""
+    if not done.done():
+        done.set_result(None)
 
 
 def _timed(run: Callable[[Any, int], Any], payload: Any, slot: int) -> tuple[Any, float]:
     """Worker side of every chunk: run it and say how long the work took."""
-    started = time.perf_counter()
+    started = stopwatch()
     result = run(payload, slot)
-    return result, time.perf_counter() - started
+    return result, stopwatch() - started
 
 
 def _run_items(items: list[Job], slot: int) -> list[Outcome]:
@@ -406,8 +398,7 @@ def _run_items(items: list[Job], slot: int) -> list[Outcome]:
 
 
 def _deliver(
-    loop: asyncio.AbstractEventLoop, batch: _Batch, record: _Chunk, future: Future[Any]
+    loop: asyncio.AbstractEventLoop, batch: _Batch, chunk: Chunk, future: Future[Any]
 ) -> None:
     """Chunk future callback (any thread): settle the chunk on the owning loop."""
-    with contextlib.suppress(RuntimeError):  # loop closed: nothing left to resolve
-        loop.call_soon_threadsafe(batch.chunk_done, record)
+    post(loop, batch.chunk_done, chunk)

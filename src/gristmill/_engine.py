@@ -1,16 +1,19 @@
-"""The grinder's engine: the pending queue, the runner task and the batch tasks.
+"""The grinder's engine: when batches form, which lease they get, and what a failure means.
 
 ::
 
     put() ──► JobQueue ──► runner task: wait until a batch is due
       ▲          │ deadline passed: TimeoutError   (threshold reached / oldest waited
       │          ▼                                   max_wait / flushing)
-      │    manager.acquire() ──► cut a batch ──► batch task (run_batch) ──► settle
+      │    manager.acquire() ──► cut a batch ──► batch task: dispatch_batch() ──► settle
       └──────────────────── requeue (pool died, killed, revoked) ◄──┘
 
-``WorkGrinder`` owns the lifecycle and the public API; this module owns what
-happens to jobs between ``enqueue`` and their futures resolving, and the counters
-``stats()`` reports. Owning loop only.
+``WorkGrinder`` owns the lifecycle and the public API; the engine schedules.
+What happened is counted by a :class:`~gristmill._tally.Tally`, and one batch
+on one lease is :func:`~gristmill._dispatch.dispatch_batch`'s business, which
+reports back through the engine's :class:`~gristmill._dispatch.BatchOwner`
+methods. Every lease the engine takes is released by the task holding it,
+whatever ends that task. Owning loop only.
 """
 
 from __future__ import annotations
@@ -22,20 +25,32 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from ._admission import Admission
+from ._batched import BatchFunction
 from ._batching import batch_size, due_at
 from ._clock import Clock, TimerHandle
 from ._costs import RunTimes
-from ._deadlines import Deadlines
-from ._dispatch import BatchContext, run_batch
+from ._dispatch import BatchContext, dispatch_batch
+from ._errors import NotStartedError
 from ._grinder_settings import GrinderSettings
 from ._job import Job
+from ._naming import name_of
 from ._queue import JobQueue
-from ._source import LeaseLike, LeaseSource
+from ._source import GrinderSource, LeaseLike
 from ._stats import GrinderStats
+from ._tally import Tally
 from ._worker import Outcome
-from .hooks import BatchEnd, BatchStart, Hooks, ItemDone, ItemOutcome, notify
+from .hooks import Hooks, ItemOutcome
 
-__all__ = ["Engine"]
+__all__ = ["Engine", "loop_shut_down"]
+
+
+def loop_shut_down() -> NotStartedError:
+    """The error for work stranded when the owning loop shut down before ``stop()``."""
+    return NotStartedError(
+        "the event loop running the WorkGrinder shut down (its tasks were cancelled) before "
+        "grinder.stop() was awaited, so this item never got a result; stop the grinder "
+        "before its loop ends"
+    )
 
 
 class Engine:
@@ -49,31 +64,34 @@ class Engine:
         hooks: Observer told about batches and items, if any.
         on_crash: Told about an unexpected error in the runner or a batch task;
             returns the exception that every stranded caller then receives.
+        on_orphaned: Told that the loop cancelled the engine's tasks without a
+            ``stop()``: the loop is shutting down.
     """
 
     def __init__(
         self,
         settings: GrinderSettings,
-        manager: LeaseSource,
+        manager: GrinderSource,
         clock: Clock,
         logger: logging.Logger,
         hooks: Hooks | None,
         on_crash: Callable[[BaseException], BaseException],
+        on_orphaned: Callable[[], None],
     ) -> None:
         self.settings = settings
         self._manager = manager
         self._clock = clock
         self._time = clock.time
         self._logger = logger
-        self._hooks = hooks
         self._on_crash = on_crash
+        self._on_orphaned = on_orphaned
+        self.tally = Tally(hooks, logger, clock.time)
         self.queue = JobQueue(self._on_queued_job_cancelled)
         self.admission = Admission(settings.max_pending, settings.overflow, lambda: self.queue.live)
-        self._deadlines = Deadlines()
         self._deadline_timer: TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
-        self._batch_tasks: dict[asyncio.Task[None], list[Job]] = {}
+        self._batch_tasks: dict[asyncio.Task[None], tuple[list[Job], LeaseLike]] = {}
         self._abort: asyncio.Future[None] | None = None
         self._waker: asyncio.Future[None] | None = None
         self._flushing = False
@@ -81,34 +99,27 @@ class Engine:
         self._context: BatchContext | None = None
         self._crash_error: BaseException | None = None
         self._timed = settings.run_timeout is not None  # some job may have a run timeout
+        self.grouped = False  # some job was a batch function's item (set by the grinder)
         self.running_batches = 0  # batch tasks alive, each holding a lease
         self._busy_batches = 0  # batches with jobs still to settle
-        self.in_flight = 0
-        self.submitted = 0
-        self.completed = 0
-        self.failed = 0
-        self.cancelled = 0
-        self.timed_out = 0
-        self.rejected = 0
-        self.retried = 0
-        self.batches = 0
 
-    def start(self, loop: asyncio.AbstractEventLoop, name: str) -> None:
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
         """Start the runner task on ``loop``; pending jobs wait for their trigger again."""
+        manager = self._manager
         self._flushing = False
         self._loop = loop
         self._abort = loop.create_future()
         self._context = BatchContext(
-            workers=self._manager.workers_per_pool,
-            dumps=self._manager.payload_dumps if self._manager.payloads_cross_process else None,
-            board=self._manager.progress_board,
-            settle=self._settle,
-            requeue=self._requeue,
-            observe=self._run_times.observe,
+            owner=self,
+            workers=manager.workers_per_pool,
+            dumps=manager.payload_dumps if manager.payloads_cross_process else None,
+            board=manager.progress_board,
             clock=self._clock,
             max_retries=self.settings.max_retries,
         )
-        self._spawn_runner(name)
+        self._spawn_runner()
 
     def flush(self) -> None:
         """Make every pending job due now; the runner ends once none is left."""
@@ -120,12 +131,11 @@ class Engine:
         self._flushing = True
         for job in self.queue.take_all():
             job.cancel()
-            self.cancelled += 1
-            self._item_done(job, "cancelled")
-        if self._task is not None:
-            self._task.cancel()
+            self.tally.left_queue(job, "cancelled")
         if self._abort is not None and not self._abort.done():
             self._abort.set_result(None)
+        if self._task is not None:
+            self._task.cancel()
 
     async def wait_finished(self) -> None:
         """Return once the runner and every batch task have finished."""
@@ -135,8 +145,8 @@ class Engine:
             await asyncio.wait(tasks)
 
     def snapshot(self, *, state: str, started: bool, stopping: bool) -> GrinderStats:
-        """Build ``stats()`` from the counters, the queue and the grinder's lifecycle ``state``."""
-        settings = self.settings
+        """Build ``stats()`` from the tally, the queue and the grinder's lifecycle ``state``."""
+        settings, tally = self.settings, self.tally
         head = self.queue.head()
         return {
             "started": started,
@@ -148,24 +158,23 @@ class Engine:
             "lease_seconds": settings.lease_seconds,
             "oldest_wait_seconds": 0.0 if head is None else self._time() - head.enqueued_at,
             "max_concurrent_batches": settings.max_concurrent,
-            "submitted": self.submitted,
-            "completed": self.completed,
-            "failed": self.failed,
-            "cancelled": self.cancelled,
-            "batches": self.batches,
+            "submitted": tally.submitted,
+            "completed": tally.completed,
+            "failed": tally.failed,
+            "cancelled": tally.cancelled,
+            "batches": tally.batches,
             "running_batches": self.running_batches,
-            "in_flight": self.in_flight,
-            "timed_out": self.timed_out,
-            "rejected": self.rejected,
-            "retried": self.retried,
+            "in_flight": tally.in_flight,
+            "timed_out": tally.timed_out,
+            "rejected": tally.rejected,
+            "retried": tally.retried,
+            "batch_calls": tally.batch_calls,
+            "split_calls": tally.split_calls,
             "max_pending": settings.max_pending,
             "waiting_for_room": self.admission.waiting,
         }
 
-    def reject(self) -> None:
-        """Count a job refused by a full queue (``overflow="reject"``)."""
-        self.rejected += 1
-        self._item_done_at(0.0, "rejected")
+    # -- the per-job hot path ----------------------------------------------------------------
 
     def put(
         self,
@@ -176,9 +185,9 @@ class Engine:
         deadline_seconds: float | None = None,
         run_timeout: float | None = None,
     ) -> Job:
-        """Queue one job and return it (its caller's future). The per-job hot path.
+        """Queue one job and return it (its caller's future).
 
-        ``deadline_seconds`` and ``run_timeout`` default to the settings.
+        ``deadline_seconds`` and ``run_timeout`` default to the settings'.
         Call only between ``start()`` and the end of the run.
         """
         settings = self.settings
@@ -194,29 +203,88 @@ class Engine:
         job.suspect = False
         seconds = settings.deadline if deadline_seconds is None else deadline_seconds
         job.deadline = math.inf if seconds is None else now + seconds
-        live = self.queue.push(job)
-        self.submitted += 1
-        if seconds is not None and self._deadlines.add(job):
+        if self.queue.push(job):
             self._arm_deadline_timer()
+        self.tally.submitted += 1
+        live = self.queue.live
         waker = self._waker
         if waker is not None and (live == 1 or live >= settings.threshold) and not waker.done():
             waker.set_result(None)
         return job
 
-    def _on_queued_job_cancelled(self, job: Job) -> None:
-        self.cancelled += 1
-        self._item_done(job, "cancelled")
-        self.admission.grant()
-        self._wake()  # the due time may have moved, or a flush may now be done
+    # -- what a batch reports back (BatchOwner) ----------------------------------------------
 
-    def _wake(self) -> None:
-        waker = self._waker
-        if waker is not None and not waker.done():
-            waker.set_result(None)
+    def settle(
+        self,
+        jobs: Sequence[Job],
+        outcomes: Iterable[Outcome],
+        *,
+        started: float,
+        timed_out: bool = False,
+    ) -> None:
+        """Resolve each job's future with its outcome, pairwise, and count what happened.
 
-    def _spawn_runner(self, name: str) -> None:
+        ``timed_out``: the failures are the grinder's own run timeouts, counted
+        as such; otherwise every failure counts as ``failed``, even a
+        ``TimeoutError`` that a job raised itself. A job already done was
+        cancelled meanwhile.
+        """
+        completed = failed = 0
+        tally = self.tally
+        observed = tally.observed
+        failure: ItemOutcome = "timed_out" if timed_out else "failed"
+        for job, (ok, value) in zip(jobs, outcomes, strict=True):
+            if job.done():
+                kind: ItemOutcome = "cancelled"
+            elif ok:
+                job.set_result(value)
+                completed += 1
+                kind = "completed"
+            else:
+                job.set_exception(value)
+                failed += 1
+                kind = failure
+            if observed:
+                tally.item_done(started - job.enqueued_at, kind)
+        tally.settled(len(jobs), completed=completed, failed=failed, timed_out=timed_out)
+
+    def requeue(self, jobs: list[Job]) -> None:
+        """Take back jobs whose pool died under them; they run again in a later batch."""
+        if self._crash_error is not None:  # no runner will take them again
+            self.settle(jobs, [(False, self._crash_error)] * len(jobs), started=self._time())
+            return
+        if self._abort is None or self._abort.done():  # stopping with cancel_pending
+            for job in jobs:
+                job.cancel()
+            self.settle(jobs, [(False, None)] * len(jobs), started=self._time())
+            return
+        self.tally.requeued(len(jobs))
+        self.queue.requeue(jobs)
+        if self._task is None or self._task.done():  # a flush had already emptied the queue
+            self._spawn_runner()
+        self._wake()
+
+    def observe(self, jobs: list[Job], *, seconds: float) -> None:
+        """Learn how long ``jobs`` took to run, one after another, for the next chunk sizes."""
+        self._run_times.observe(jobs, seconds)
+
+    def called(self, function: BatchFunction[Any, Any], *, items: int, calls: int) -> None:
+        """Count a batch function's call over ``items`` items."""
+        self.tally.called(name_of(function.fn), items=items, calls=calls)
+
+    def drained(self) -> None:
+        """A batch has no job left to settle; its slot counts as free for the next cut.
+
+        Its task may hold the lease a moment longer, to release it.
+        """
+        self._busy_batches -= 1
+
+    # -- the runner --------------------------------------------------------------------------
+
+    def _spawn_runner(self) -> None:
         assert self._loop is not None
         assert self._abort is not None
+        name = f"{self.settings.owner_prefix}-runner"
         self._task = self._loop.create_task(self._run(self._abort), name=name)
         self._task.add_done_callback(self._on_task_done)
 
@@ -224,14 +292,18 @@ class Engine:
         """Runner task: wait until a batch is due, lease, cut, hand off; repeat."""
         manager, settings = self._manager, self.settings
         while await self._wait_until_due():
-            owner = f"{settings.owner_prefix}-{self.batches + 1}"
+            owner = f"{settings.owner_prefix}-{self.tally.batches + 1}"
             lease = await manager.acquire(lease_seconds=settings.lease_seconds, owner=owner)
-            self._expire_due()  # the wait for a lease may have outlived some deadlines
-            jobs = self._cut()
-            if not jobs:
+            try:
+                self._expire_due()  # the wait for a lease may have outlived some deadlines
+                jobs = self._cut()
+            except BaseException:
                 await lease.release()
-                continue
-            self._launch(lease, jobs, owner, abort)
+                raise
+            if jobs:
+                self._launch(lease, jobs, owner, abort)
+            else:
+                await lease.release()
 
     async def _wait_until_due(self) -> bool:
         """Return True when a batch should be cut now, False once a flush has emptied the queue."""
@@ -280,117 +352,50 @@ class Engine:
     def _launch(
         self, lease: LeaseLike, jobs: list[Job], owner: str, abort: asyncio.Future[None]
     ) -> None:
-        self.batches += 1
+        """Hand ``jobs`` and ``lease`` to a new batch task, which releases the lease."""
+        self.tally.batch_started(owner, jobs)
         self.running_batches += 1
         self._busy_batches += 1
-        self.in_flight += len(jobs)
-        if self._logger.isEnabledFor(logging.DEBUG):
-            self._logger.debug("batch start owner=%s items=%d", owner, len(jobs))
-        if self._hooks is not None:
-            waited = self._time() - min(job.enqueued_at for job in jobs)
-            notify(self._hooks.on_batch_start, BatchStart(owner, len(jobs), waited), self._logger)
         task = asyncio.get_running_loop().create_task(
             self._batch(lease, jobs, owner, abort), name=owner
         )
-        self._batch_tasks[task] = jobs
+        self._batch_tasks[task] = (jobs, lease)
         task.add_done_callback(self._on_task_done)
 
     async def _batch(
         self, lease: LeaseLike, jobs: list[Job], owner: str, abort: asyncio.Future[None]
     ) -> None:
-        assert self._context is not None
         started = self._time()
-        requeued = await run_batch(
-            self._context,
-            lease,
-            jobs,
-            abort=abort,
-            on_drained=self._on_batch_drained,
-            item_seconds=self._run_times.estimate(jobs),
-            timed=self._timed,
-        )
-        if self._hooks is not None:
-            event = BatchEnd(owner, len(jobs), self._time() - started, requeued)
-            notify(self._hooks.on_batch_end, event, self._logger)
+        try:
+            assert self._context is not None
+            requeued = await dispatch_batch(
+                self._context,
+                lease,
+                jobs,
+                abort=abort,
+                item_seconds=self._run_times.estimate(jobs),
+                timed=self._timed,
+                grouped=self.grouped,
+            )
+            self.tally.batch_ended(owner, len(jobs), started, requeued)
+        finally:
+            await lease.release()
 
-    def _on_batch_drained(self) -> None:
-        # A drained batch's task may hold its lease a moment longer; the next
-        # backlog is still shared out as if its slot were free.
-        self._busy_batches -= 1
-
-    def _settle(
-        self,
-        jobs: Sequence[Job],
-        outcomes: Iterable[Outcome],
-        started: float,
-        timeouts: bool = False,
-    ) -> None:
-        """Resolve each job's future with its outcome; count what happened.
-
-        ``timeouts``: the failures are the grinder's own run timeouts, counted
-        as ``timed_out``; otherwise every failure counts as ``failed``, even a
-        ``TimeoutError`` that a job raised itself.
-        """
-        completed = failed = timed_out = 0
-        hooks = self._hooks
-        for job, (ok, value) in zip(jobs, outcomes, strict=True):
-            if job.done():
-                kind: ItemOutcome = "cancelled"
-            elif ok:
-                job.set_result(value)
-                completed += 1
-                kind = "completed"
-            else:
-                job.set_exception(value)
-                if timeouts:
-                    timed_out += 1
-                    kind = "timed_out"
-                else:
-                    failed += 1
-                    kind = "failed"
-            if hooks is not None:
-                self._item_done_at(started - job.enqueued_at, kind)
-        self.in_flight -= len(jobs)
-        self.completed += completed
-        self.failed += failed
-        self.timed_out += timed_out
-        self.cancelled += len(jobs) - completed - failed - timed_out
-
-    def _requeue(self, jobs: list[Job]) -> None:
-        """Take back jobs whose pool died under them; they run again in a later batch."""
-        if self._crash_error is not None:  # no runner will take them again
-            self._settle(jobs, [(False, self._crash_error)] * len(jobs), self._time())
-            return
-        self.in_flight -= len(jobs)
-        if self._abort is None or self._abort.done():  # stopping with cancel_pending
-            for job in jobs:
-                job.cancel()
-                self.cancelled += 1
-                self._item_done(job, "cancelled")
-            return
-        self.retried += len(jobs)
-        for job in jobs:  # dispatched once: its deadline was met
-            job.deadline = math.inf
-        self.queue.requeue(jobs)
-        if self._task is None or self._task.done():  # a flush had already emptied the queue
-            self._spawn_runner(f"{self.settings.owner_prefix}-runner")
-        self._wake()
+    # -- deadlines ---------------------------------------------------------------------------
 
     def _expire_due(self) -> None:
         """Fail every queued job whose deadline has passed, without running it."""
         now = self._time()
-        expired = self._deadlines.expired(now)
+        expired = self.queue.expire(now)
         for job in expired:
-            if self.queue.discard(job):
-                waited = now - job.enqueued_at
-                job.set_exception(
-                    TimeoutError(
-                        f"the item's deadline passed after {waited:g} s in the queue, before "
-                        "it could be dispatched; it did not run"
-                    )
+            waited = now - job.enqueued_at
+            job.set_exception(
+                TimeoutError(
+                    f"the item's deadline passed after {waited:g} s in the queue, before "
+                    "it could be dispatched; it did not run"
                 )
-                self.timed_out += 1
-                self._item_done(job, "timed_out")
+            )
+            self.tally.left_queue(job, "timed_out")
         if expired:
             self.admission.grant()
             self._wake()
@@ -400,32 +405,72 @@ class Engine:
         if self._deadline_timer is not None:
             self._deadline_timer.cancel()
             self._deadline_timer = None
-        when = self._deadlines.next_at(self.queue.live)
+        when = self.queue.next_deadline()
         if when is not None and self._loop is not None and not self._loop.is_closed():
             self._deadline_timer = self._clock.call_at(when, self._expire_due)
 
-    def _item_done(self, job: Job, outcome: ItemOutcome) -> None:
-        if self._hooks is not None:
-            self._item_done_at(self._time() - job.enqueued_at, outcome)
+    # -- events ------------------------------------------------------------------------------
 
-    def _item_done_at(self, waited: float, outcome: ItemOutcome) -> None:
-        if self._hooks is not None:
-            notify(self._hooks.on_item_done, ItemDone(outcome, waited), self._logger)
+    def _on_queued_job_cancelled(self, job: Job) -> None:
+        self.tally.left_queue(job, "cancelled")
+        self.admission.grant()
+        self._wake()  # the due time may have moved, or a flush may now be done
+
+    def _wake(self) -> None:
+        waker = self._waker
+        if waker is not None and not waker.done():
+            waker.set_result(None)
 
     def _on_task_done(self, task: asyncio.Task[None]) -> None:
-        """Runner or batch task finished: on an unexpected error, fail every stranded caller."""
+        """Runner or batch task finished: make sure nothing it held is stranded.
+
+        A task that crashed breaks the grinder: every stranded caller fails
+        with the crash error. A task cancelled by someone other than ``stop()``
+        (the loop shutting down: ``asyncio.run`` cancels every task left)
+        fails the queued callers with a ``NotStartedError``. Either way a
+        batch's lease goes back to the manager.
+        """
         stranded: list[Job] = []
-        if task in self._batch_tasks:  # else a runner, maybe one already replaced
-            stranded = self._batch_tasks.pop(task)
+        held = self._batch_tasks.pop(task, None)
+        if held is not None:  # else a runner, maybe one already replaced
+            stranded, lease = held
             self.running_batches -= 1
+            if task.cancelled() or task.exception() is not None:
+                self._release_soon(lease)  # a task cancelled before its first step never ran
             self._wake()
-        if task.cancelled() or (crash := task.exception()) is None:
+        if task.cancelled():
+            if held is not None:  # cancelled before dispatch could settle its jobs
+                self._fail_all(stranded, loop_shut_down(), queued=False)
+            elif task is self._task and not self._flushing:
+                self._orphan()
             return
+        crash = task.exception()
+        if crash is not None:
+            self._crash(crash, stranded)
+
+    def _crash(self, crash: BaseException, stranded: list[Job]) -> None:
         self._logger.error("grinder crashed", exc_info=crash)
         error = self._crash_error = self._on_crash(crash)
-        self.admission.fail_waiters(error)
-        for job in [*stranded, *self.queue.take_all()]:
+        self._fail_all(stranded, error)
+
+    def _orphan(self) -> None:
+        """The loop is shutting down without ``stop()``: fail what still waits, stop taking work."""
+        self._flushing = True
+        self._on_orphaned()
+        self._fail_all([], loop_shut_down())
+
+    def _fail_all(self, stranded: list[Job], error: BaseException, *, queued: bool = True) -> None:
+        """Fail ``stranded`` and, if ``queued``, the queue and its room waiters with ``error``."""
+        jobs = stranded
+        if queued:
+            self.admission.fail_waiters(error)
+            jobs = [*stranded, *self.queue.take_all()]
+        for job in jobs:
             if not job.done():
                 job.set_exception(error)
-                self.failed += 1
-                self._item_done(job, "failed")
+                self.tally.left_queue(job, "failed")
+
+    def _release_soon(self, lease: LeaseLike) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.create_task(lease.release())

@@ -7,17 +7,24 @@ catch the whole family at once::
     ├── NotStartedError  (RuntimeError; alias: LeasePoolNotStartedError)
     ├── WrongLoopError  (RuntimeError)
     ├── GrinderCrashedError  (RuntimeError)
+    ├── MissingMainGuardError  (RuntimeError)
     ├── GrinderOverloadedError
     ├── WorkerCrashedError
     ├── LeaseUnavailableError
     ├── LeaseExpiredError
     ├── UnsupportedBackendError  (ValueError)
+    ├── WrongTypeError  (TypeError and ValueError)
     ├── UnpicklableError  (TypeError)
     └── RemoteTraceback
 
 ``RemoteTraceback`` is never raised on its own: it is the ``__cause__`` of an
 exception that a process worker raised, and carries the worker's traceback as
 text.
+
+``WrongTypeError`` is both a ``TypeError`` and a ``ValueError``: gristmill
+reports a setting of the wrong type (a list, or a word, where a number
+belongs) as a ``TypeError``, while leasepool reported it as a ``ValueError``,
+so either ``except`` clause keeps catching it.
 
 Waiting too long raises the builtin :class:`TimeoutError`, never a subclass of
 our own. The ``LeasePool*`` aliases exist so that code written for the
@@ -34,12 +41,14 @@ __all__ = [
     "LeasePoolError",
     "LeasePoolNotStartedError",
     "LeaseUnavailableError",
+    "MissingMainGuardError",
     "NotStartedError",
     "RemoteTraceback",
     "UnpicklableError",
     "UnsupportedBackendError",
     "WorkerCrashedError",
     "WrongLoopError",
+    "WrongTypeError",
 ]
 
 
@@ -61,6 +70,17 @@ class WrongLoopError(GristmillError, RuntimeError):
 
 class GrinderCrashedError(GristmillError, RuntimeError):
     """The grinder's background task failed; the original error is the ``__cause__``."""
+
+
+class MissingMainGuardError(GristmillError, RuntimeError):
+    """Process workers would run the program again: its main module lacks its guard.
+
+    With the ``spawn`` and ``forkserver`` start methods each process worker
+    imports the main module again, so the code that starts gristmill must sit
+    under ``if __name__ == "__main__":``. Raised by
+    :meth:`LeasedExecutorManager.start() <gristmill.LeasedExecutorManager.start>`
+    before any worker exists, instead of the stdlib's errors from every worker.
+    """
 
 
 class GrinderOverloadedError(GristmillError):
@@ -85,6 +105,18 @@ class LeaseExpiredError(GristmillError):
 
 class UnsupportedBackendError(GristmillError, ValueError):
     """The backend name is unknown, or not available on this Python."""
+
+
+class WrongTypeError(GristmillError, TypeError, ValueError):
+    """A setting or argument has the wrong type; the message names it and what to pass.
+
+    For example ``max_pools="2"``, ``max_wait_seconds="soon"`` or
+    ``owner_prefix=None``. It subclasses ``TypeError``, the usual Python
+    error for a wrong type, and ``ValueError``, which leasepool raised in
+    these cases, so code written against either keeps catching it. A value
+    of the right type that is out of range (``max_pools=0``) raises a plain
+    ``ValueError``.
+    """
 
 
 class UnpicklableError(GristmillError, TypeError):

@@ -9,21 +9,28 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import enum
 import logging
-import threading
 from asyncio import get_running_loop
 from collections.abc import Callable
-from typing import Any, TypeVar, final
+from types import TracebackType
+from typing import Any, TypeVar, cast, final, overload
 
 from . import _validate as validate
 from ._admission import Overflow
+from ._batched import BatchFunction, check_batch_args
 from ._bridge import call_in_loop, enqueue_from_thread
 from ._clock import Clock, MonotonicClock
 from ._engine import Engine
-from ._errors import GrinderCrashedError, GrinderOverloadedError, NotStartedError, WrongLoopError
+from ._errors import (
+    GrinderCrashedError,
+    GrinderOverloadedError,
+    NotStartedError,
+    WrongLoopError,
+    WrongTypeError,
+)
 from ._grinder_settings import GrinderSettings, require_run_timeout_support
-from ._source import LeaseSource
+from ._lifecycle import Lifecycle, State
+from ._source import LeaseSource, resolve_source
 from ._stats import GrinderStats
 from ._work import Work
 from .hooks import Hooks
@@ -31,21 +38,21 @@ from .hooks import Hooks
 __all__ = ["LeaseSource", "WorkGrinder"]
 
 T = TypeVar("T")
-
-
-class _State(enum.Enum):
-    CREATED = "created"
-    RUNNING = "running"
-    STOPPING = "stopping"
-    STOPPED = "stopped"
-    BROKEN = "broken"
+I = TypeVar("I")  # noqa: E741  (a batch function's item type)
+R = TypeVar("R")
 
 
 _UNCHECKED = object()
 """What ``_last_checked`` holds before any callable was checked; never a user's ``fn``."""
 
-_OBSERVABLE = frozenset({_State.RUNNING, _State.STOPPING, _State.BROKEN})
+_OBSERVABLE = frozenset({State.RUNNING, State.STOPPING, State.BROKEN})
 """States in which the owning loop can still answer ``stats_from_thread``."""
+
+
+def _being_cancelled() -> bool:
+    """Whether the task running this is being cancelled (Ctrl-C, a timeout, a failing group)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 @final
@@ -62,16 +69,23 @@ class WorkGrinder:
 
     Async methods belong to the event loop that called ``start()``; use
     ``submit_from_thread()`` and ``stats_from_thread()`` from other threads.
+    ``async with grinder:`` starts it and stops it on the way out: draining
+    after a clean exit, cancelling what is pending after an exception or a
+    cancellation (see :meth:`stop`). Start the manager first.
 
     Args:
-        executor_manager: Where batches lease their executors.
+        executor_manager: Where batches lease their executors: a
+            :class:`~gristmill.LeasedExecutorManager`, or any object with an
+            async ``acquire()`` (see :class:`LeaseSource` for the traits the
+            grinder reads when they are there, and their fallbacks).
         max_wait_seconds: Longest time the oldest pending job waits for a batch.
         batch_size_threshold: Pending jobs that start a batch at once.
         lease_seconds: Lease length asked for each batch.
         owner_prefix: Prefix of each batch's lease owner label.
         logger: Logger for lifecycle events; defaults to ``gristmill.grinder``.
         max_concurrent_batches: Batches that may run at once (each holds a
-            lease). Defaults to the manager's ``max_pools``.
+            lease). Defaults to the manager's ``max_pools`` (1 for a manager
+            without one).
         max_batch_size: Largest batch cut from a backlog. Defaults to
             ``max(batch_size_threshold, 4096)``.
         clock: Time source; defaults to the manager's clock.
@@ -101,7 +115,8 @@ class WorkGrinder:
         ValueError: a number is zero, negative, NaN, infinite, a bool, or
             fractional where a count is needed; an unknown ``overflow``; a
             run timeout on a backend whose jobs cannot be stopped.
-        TypeError: a parameter has the wrong type.
+        WrongTypeError: a parameter has the wrong type (a ``TypeError`` and
+            a ``ValueError``), or ``executor_manager`` has no ``acquire()``.
     """
 
     def __init__(
@@ -123,6 +138,7 @@ class WorkGrinder:
         max_retries: int = 1,
         hooks: Hooks | None = None,
     ) -> None:
+        source = resolve_source(executor_manager)
         settings = GrinderSettings.build(
             max_wait_seconds=max_wait_seconds,
             batch_size_threshold=batch_size_threshold,
@@ -135,25 +151,27 @@ class WorkGrinder:
             deadline_seconds=deadline_seconds,
             run_timeout_seconds=run_timeout_seconds,
             max_retries=max_retries,
-            manager=executor_manager,
+            manager=source,
         )
         if hooks is not None and not isinstance(hooks, Hooks):
-            raise TypeError(f"hooks must be a gristmill.Hooks, got {type(hooks).__name__}")
-        self._manager = executor_manager
-        self._clock: Clock = clock or getattr(executor_manager, "clock", None) or MonotonicClock()
+            raise WrongTypeError(f"hooks must be a gristmill.Hooks, got {type(hooks).__name__}")
+        self._manager = source
+        self._clock: Clock = clock or source.clock or MonotonicClock()
         self._engine = Engine(
             settings,
-            executor_manager,
+            source,
             self._clock,
             logger or logging.getLogger("gristmill.grinder"),
             hooks,
             self._on_crash,
+            self._on_orphaned,
         )
-        self._state = _State.CREATED
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._loop_thread: int | None = None
+        self._life = Lifecycle(
+            "WorkGrinder", "from other threads use submit_from_thread()/stats_from_thread()"
+        )
         self._crash: BaseException | None = None
         self._last_checked: object = _UNCHECKED
+        self._last_batched = False
 
     async def start(self) -> None:
         """Start the background task and bind the grinder to the running loop.
@@ -162,20 +180,30 @@ class WorkGrinder:
 
         Raises:
             WrongLoopError: already running on another loop.
-            NotStartedError: a ``stop()`` is still in progress.
+            NotStartedError: a ``stop()`` is still in progress, or the manager
+                has not been started (or was stopped).
             GrinderCrashedError: the grinder crashed earlier.
         """
-        loop = asyncio.get_running_loop()
-        if self._state is _State.RUNNING:
-            self._require_loop("start")
+        life = self._life
+        if life.state is State.RUNNING:
+            life.require_loop("start")
             return
-        if self._state is _State.STOPPING:
+        if life.state is State.STOPPING:
             raise NotStartedError("WorkGrinder is stopping; await stop() before starting again")
-        if self._state is _State.BROKEN:
+        if life.state is State.BROKEN:
             raise self._crashed_error()
-        self._loop, self._loop_thread = loop, threading.get_ident()
-        self._state = _State.RUNNING
-        self._engine.start(loop, name=f"{self._engine.settings.owner_prefix}-runner")
+        self._require_manager_running()
+        loop = life.bind()
+        life.state = State.RUNNING
+        self._engine.start(loop)
+
+    def _require_manager_running(self) -> None:
+        """Refuse a manager that says it is not running; a duck-typed one may not say."""
+        if not self._manager.running:
+            raise NotStartedError(
+                "WorkGrinder.start() needs a running manager: await manager.start() before "
+                "grinder.start(), or enter `async with manager:` before `async with grinder:`"
+            )
 
     async def stop(self, *, cancel_pending: bool = False, timeout: float | None = None) -> None:
         """Stop the grinder. Owning loop only; safe to call twice or concurrently.
@@ -190,52 +218,129 @@ class WorkGrinder:
         ``cancel_pending=True``, and ``stop`` returns. Callers still waiting
         for room in a full queue get :class:`NotStartedError`.
 
+        A cancellation cuts the stop short. If the task awaiting ``stop()`` is
+        cancelled (which is what Ctrl-C does under ``asyncio.run``), or
+        ``stop()`` is called by a task that is already being cancelled (from
+        a ``finally:`` block, say), pending jobs are cancelled as with
+        ``cancel_pending=True``, and every lease a batch still holds is
+        retired: process workers are killed and the jobs they were running
+        are abandoned (their callers see ``CancelledError``). ``stop()`` then
+        returns within moments; if it was the one cancelled, it re-raises
+        ``CancelledError`` once the grinder has stopped.
+
         Raises:
             WrongLoopError: called from a loop other than the owning one.
             ValueError: ``timeout`` is negative, NaN or infinite.
+            CancelledError: the task awaiting ``stop()`` was cancelled; the
+                grinder has stopped all the same.
         """
         limit = validate.optional_timeout("timeout", timeout)
-        if self._state in (_State.CREATED, _State.STOPPED):
+        life = self._life
+        if life.state in (State.CREATED, State.STOPPED):
             return
-        self._require_loop("stop")
-        if self._state is _State.RUNNING:
-            self._state = _State.STOPPING
+        life.require_loop("stop")
+        if life.state is State.RUNNING:
+            life.state = State.STOPPING
         engine = self._engine
         engine.admission.fail_waiters(
             NotStartedError("WorkGrinder stopped while this call waited for room in its queue")
         )
         timer = None
-        if cancel_pending:
+        if _being_cancelled():
+            await self._cut_short()
+        elif cancel_pending:
             engine.cancel_everything()
         else:
             engine.flush()
             if limit is not None:
                 timer = self._clock.call_at(self._clock.time() + limit, engine.cancel_everything)
         try:
-            await engine.wait_finished()
+            await self._wait_stopped()
         finally:
             if timer is not None:
                 timer.cancel()
-        self._last_checked = _UNCHECKED
-        if self._state is _State.STOPPING:
-            self._state = _State.STOPPED
 
+    async def _wait_stopped(self) -> None:
+        """Wait for the engine to finish, then mark the grinder stopped.
+
+        A cancellation meanwhile cuts the stop short; the grinder still ends
+        stopped before the ``CancelledError`` goes on.
+        """
+        try:
+            await self._engine.wait_finished()
+        except asyncio.CancelledError:
+            await self._cut_short()
+            await self._engine.wait_finished()  # at once: nothing waits for work any more
+            self._mark_stopped()
+            raise
+        self._mark_stopped()
+
+    async def _cut_short(self) -> None:
+        """Cancel pending jobs and retire the leases still out, killing their process workers."""
+        self._engine.cancel_everything()
+        await self._manager.retire_all()
+
+    def _mark_stopped(self) -> None:
+        self._last_checked = _UNCHECKED
+        if self._life.state is State.STOPPING:
+            self._life.state = State.STOPPED
+
+    async def __aenter__(self) -> WorkGrinder:
+        """Start the grinder (see :meth:`start`) and return it."""
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Stop the grinder: drain after a clean exit, else cancel what is pending.
+
+        After an exception the exit is ``stop(cancel_pending=True)``; after a
+        cancellation the stop is also cut short, as :meth:`stop` describes.
+        """
+        await self.stop(cancel_pending=exc_type is not None)
+
+    def __repr__(self) -> str:
+        stats = self._snapshot()
+        room = stats["waiting_for_room"]
+        extra = f" waiting_for_room={room}" if room else ""
+        return (
+            f"<WorkGrinder {stats['state']} pending={stats['pending']} "
+            f"in_flight={stats['in_flight']} batches={stats['batches']}{extra}>"
+        )
+
+    @overload
+    async def submit(
+        self, fn: BatchFunction[I, R], item: I, /, *, owner: str | None = None
+    ) -> R: ...
+
+    @overload
     async def submit(
         self, fn: Callable[..., T], /, *args: Any, owner: str | None = None, **kwargs: Any
-    ) -> T:
+    ) -> T: ...
+
+    async def submit(
+        self, fn: Callable[..., Any], /, *args: Any, owner: str | None = None, **kwargs: Any
+    ) -> Any:
         """Queue ``fn(*args, **kwargs)`` and wait for its result. Owning loop only.
 
         ``fn`` is positional-only, so a keyword argument named ``fn`` reaches
-        the callable. Cancelling the await removes a job that is still pending.
-        With a full queue (``max_pending``) it first waits for room, or is
-        rejected, as ``overflow`` says.
+        the callable. A :class:`BatchFunction` takes exactly one argument, the
+        item, and the result is that item's element of its call's results.
+        Cancelling the await removes a job that is still pending. With a full
+        queue (``max_pending``) it first waits for room, or is rejected, as
+        ``overflow`` says.
 
         Raises:
             NotStartedError: the grinder is not running or is stopping.
             WrongLoopError: called from a loop other than the owning one.
             GrinderCrashedError: the grinder's background task failed.
             GrinderOverloadedError: the queue is full and ``overflow="reject"``.
-            TypeError: ``fn`` is not callable, or is an async function.
+            TypeError: ``fn`` is not callable, or is an async function; a batch
+                function was given anything but one positional item.
             TimeoutError: the item's deadline or run timeout passed.
             WorkerCrashedError: its worker process kept dying under it.
             Exception: whatever ``fn`` raised.
@@ -245,9 +350,19 @@ class WorkGrinder:
             future = await self._enqueue("submit", fn, args, kwargs, owner)
         return await future
 
+    @overload
+    async def enqueue(
+        self, fn: BatchFunction[I, R], item: I, /, *, owner: str | None = None
+    ) -> asyncio.Future[R]: ...
+
+    @overload
     async def enqueue(
         self, fn: Callable[..., T], /, *args: Any, owner: str | None = None, **kwargs: Any
-    ) -> asyncio.Future[T]:
+    ) -> asyncio.Future[T]: ...
+
+    async def enqueue(
+        self, fn: Callable[..., Any], /, *args: Any, owner: str | None = None, **kwargs: Any
+    ) -> asyncio.Future[Any]:
         """Queue ``fn(*args, **kwargs)`` and return its future at once. Owning loop only.
 
         Cancelling the returned future takes a pending job out of the queue
@@ -260,7 +375,8 @@ class WorkGrinder:
             WrongLoopError: called from a loop other than the owning one.
             GrinderCrashedError: the grinder's background task failed.
             GrinderOverloadedError: the queue is full and ``overflow="reject"``.
-            TypeError: ``fn`` is not callable, or is an async function.
+            TypeError: ``fn`` is not callable, or is an async function; a batch
+                function was given anything but one positional item.
         """
         future = self._put_at_once(fn, args, kwargs, owner)
         if future is None:
@@ -281,9 +397,19 @@ class WorkGrinder:
         """
         return await self._enqueue("enqueue_work", *self._unpack(work))
 
+    @overload
+    def submit_from_thread(
+        self, fn: BatchFunction[I, R], item: I, /, *, owner: str | None = None
+    ) -> concurrent.futures.Future[R]: ...
+
+    @overload
     def submit_from_thread(
         self, fn: Callable[..., T], /, *args: Any, owner: str | None = None, **kwargs: Any
-    ) -> concurrent.futures.Future[T]:
+    ) -> concurrent.futures.Future[T]: ...
+
+    def submit_from_thread(
+        self, fn: Callable[..., Any], /, *args: Any, owner: str | None = None, **kwargs: Any
+    ) -> concurrent.futures.Future[Any]:
         """Queue a job from another OS thread; returns a thread-safe future.
 
         Cancelling the returned future cancels the job if it is still pending.
@@ -315,13 +441,14 @@ class WorkGrinder:
         Taken when the grinder runs on this loop and its queue is unbounded,
         so there is nothing to wait for and nothing to explain.
         """
+        life = self._life
         if (
-            self._state is not _State.RUNNING
-            or get_running_loop() is not self._loop
+            life.state is not State.RUNNING
+            or get_running_loop() is not life.loop
             or self._engine.admission.max_pending is not None
         ):
             return None
-        self._check_callable(fn)
+        self._check_callable(fn, args, kwargs)
         job: asyncio.Future[T] = self._engine.put(fn, args, kwargs, owner)
         return job
 
@@ -336,15 +463,15 @@ class WorkGrinder:
         run_timeout: float | None = None,
     ) -> asyncio.Future[T]:
         """The one way into the queue from the owning loop: checks, admission, put."""
-        if self._state is not _State.RUNNING or get_running_loop() is not self._loop:
+        if self._life.state is not State.RUNNING or get_running_loop() is not self._life.loop:
             self._require_accepting(what)
-        self._check_callable(fn)
+        self._check_callable(fn, args, kwargs)
         engine = self._engine
         if not engine.admission.has_room():
             try:
                 await engine.admission.wait_for_room()
             except GrinderOverloadedError:
-                engine.reject()
+                engine.tally.reject()
                 raise
             self._require_accepting(what)  # it may have begun stopping meanwhile
         job: asyncio.Future[T] = engine.put(fn, args, kwargs, owner, deadline, run_timeout)
@@ -361,9 +488,14 @@ class WorkGrinder:
     ) -> concurrent.futures.Future[T]:
         loop = self._require_foreign_thread("submit_from_thread")
         validate.sync_callable(fn)  # here, not via the cache: this is another thread
+        batch_function = type(fn) is BatchFunction
+        if batch_function:
+            check_batch_args(cast(BatchFunction[Any, Any], fn), args, kwargs)
 
         def put_now() -> asyncio.Future[T] | None:
             self._require_accepting_state()
+            if batch_function:
+                self._engine.grouped = True
             if not self._engine.admission.has_room():
                 return None
             job: asyncio.Future[T] = self._engine.put(
@@ -376,13 +508,21 @@ class WorkGrinder:
                 "submit_from_thread", fn, args, kwargs, owner, deadline, run_timeout
             )
 
-        return enqueue_from_thread(loop, put_now, put_later)
+        return enqueue_from_thread(loop, "WorkGrinder", put_now, put_later)
 
-    def _check_callable(self, fn: object) -> None:
-        """``validate.sync_callable``, skipped for the function checked last (owning loop)."""
+    def _check_callable(self, fn: object, args: tuple[Any, ...], kwargs: object) -> None:
+        """Check a submission (owning loop); the callable's own check is cached for the last one.
+
+        A batch function's item is checked every time: it must come alone.
+        """
         if fn is not self._last_checked:
             validate.sync_callable(fn)
             self._last_checked = fn
+            self._last_batched = type(fn) is BatchFunction
+            if self._last_batched:
+                self._engine.grouped = True
+        if self._last_batched:
+            check_batch_args(cast(BatchFunction[Any, Any], fn), args, kwargs)
 
     def _unpack(
         self, work: Work[T]
@@ -412,9 +552,7 @@ class WorkGrinder:
         Raises:
             WrongLoopError: called from another thread while the grinder runs.
         """
-        if self._state in (_State.RUNNING, _State.STOPPING) and (
-            threading.get_ident() != self._loop_thread
-        ):
+        if self._life.state in (State.RUNNING, State.STOPPING) and not self._life.on_loop_thread():
             raise WrongLoopError(
                 "WorkGrinder.stats() must be called on the owning loop's thread while the "
                 "grinder runs; use stats_from_thread() from other threads"
@@ -427,8 +565,8 @@ class WorkGrinder:
         Raises:
             WrongLoopError: called from a loop other than the owning one.
         """
-        if self._loop is not None and self._state is not _State.STOPPED:
-            self._require_loop("astats")
+        if self._life.loop is not None and self._life.state is not State.STOPPED:
+            self._life.require_loop("astats")
         return self._snapshot()
 
     def stats_from_thread(self, timeout: float | None = None) -> GrinderStats:
@@ -441,50 +579,44 @@ class WorkGrinder:
         """
         limit = validate.optional_timeout("timeout", timeout)
         loop = self._require_foreign_thread("stats_from_thread", accept_stopping=True)
-        return call_in_loop(loop, self._snapshot).result(limit)
+        return call_in_loop(loop, "WorkGrinder", self._snapshot).result(limit)
 
     def _snapshot(self) -> GrinderStats:
-        state = self._state
+        state = self._life.state
         return self._engine.snapshot(
             state=state.value,
-            started=state in (_State.RUNNING, _State.STOPPING),
-            stopping=state is _State.STOPPING,
+            started=state in (State.RUNNING, State.STOPPING),
+            stopping=state is State.STOPPING,
         )
 
-    def _require_loop(self, what: str) -> asyncio.AbstractEventLoop:
-        loop = asyncio.get_running_loop()
-        if loop is not self._loop:
-            raise WrongLoopError(
-                f"WorkGrinder.{what}() must be called from the event loop that started the "
-                "grinder; from other threads use submit_from_thread()/stats_from_thread()"
-            )
-        return loop
-
     def _require_accepting_state(self) -> asyncio.AbstractEventLoop:
-        if self._state is _State.RUNNING and self._loop is not None:
-            return self._loop
-        if self._state is _State.BROKEN:
+        life = self._life
+        if life.loop is not None and life.loop.is_closed() and life.state is not State.BROKEN:
+            raise NotStartedError(
+                "the event loop that ran this WorkGrinder is closed and it was never stopped; "
+                "create and start a new grinder on a running loop"
+            )
+        if life.state is State.RUNNING and life.loop is not None:
+            return life.loop
+        if life.state is State.BROKEN:
             raise self._crashed_error()
-        if self._state is _State.STOPPING:
+        if life.state is State.STOPPING:
             raise NotStartedError("WorkGrinder is stopping; it accepts no new work")
         raise NotStartedError("WorkGrinder is not started; await grinder.start() first")
 
     def _require_accepting(self, what: str) -> asyncio.AbstractEventLoop:
         self._require_accepting_state()
-        return self._require_loop(what)
+        return self._life.require_loop(what)
 
     def _require_foreign_thread(
         self, what: str, *, accept_stopping: bool = False
     ) -> asyncio.AbstractEventLoop:
-        if accept_stopping and self._state in _OBSERVABLE and self._loop is not None:
-            loop = self._loop
+        life = self._life
+        if accept_stopping and life.state in _OBSERVABLE and life.loop is not None:
+            loop = life.loop
         else:
             loop = self._require_accepting_state()
-        if threading.get_ident() == self._loop_thread:
-            raise WrongLoopError(
-                f"WorkGrinder.{what}() cannot be called from the owning event-loop thread; "
-                "use the async API instead"
-            )
+        life.require_foreign_thread(what)
         return loop
 
     def _crashed_error(self) -> GrinderCrashedError:
@@ -497,5 +629,9 @@ class WorkGrinder:
     def _on_crash(self, cause: BaseException) -> BaseException:
         """The engine or a batch failed unexpectedly: break, and hand callers the error."""
         self._crash = cause
-        self._state = _State.BROKEN
+        self._life.state = State.BROKEN
         return self._crashed_error()
+
+    def _on_orphaned(self) -> None:
+        """The loop cancelled the engine without ``stop()``: it is shutting down."""
+        self._life.state = State.STOPPED

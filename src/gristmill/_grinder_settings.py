@@ -7,6 +7,7 @@ from typing import Protocol, get_args
 
 from . import _validate as validate
 from ._admission import Overflow
+from ._errors import WrongTypeError
 
 __all__ = ["GrinderSettings", "ManagerTraits"]
 
@@ -63,13 +64,14 @@ class GrinderSettings:
                 count belongs; ``max_batch_size`` below the threshold; an
                 unknown ``overflow``; a run timeout on a backend that cannot
                 stop a running job.
-            TypeError: a value of the wrong type; the message names the field.
+            WrongTypeError: a value of the wrong type (a ``TypeError`` and a
+                ``ValueError``); the message names the field.
         """
         max_wait = validate.duration("max_wait_seconds", max_wait_seconds)
         threshold = validate.positive_int("batch_size_threshold", batch_size_threshold)
         lease = validate.duration("lease_seconds", lease_seconds)
         if not isinstance(owner_prefix, str):
-            raise TypeError(f"owner_prefix must be a str, got {type(owner_prefix).__name__}")
+            raise WrongTypeError(f"owner_prefix must be a str, got {type(owner_prefix).__name__}")
         max_concurrent = validate.positive_int(
             "max_concurrent_batches",
             manager.max_pools if max_concurrent_batches is None else max_concurrent_batches,
@@ -113,7 +115,7 @@ def require_run_timeout_support(manager: ManagerTraits) -> None:
 def _overflow(value: object) -> Overflow:
     choices: tuple[Overflow, ...] = get_args(Overflow)
     if not isinstance(value, str):
-        raise TypeError(f"overflow must be a str, got {type(value).__name__}")
+        raise WrongTypeError(f"overflow must be a str, got {type(value).__name__}")
     for choice in choices:
         if value == choice:
             return choice

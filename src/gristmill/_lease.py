@@ -56,7 +56,8 @@ class LeasedExecutor(Executor):
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Refuse: a leased executor is shut down by its manager, never by a borrower."""
         raise RuntimeError(
-            "do not shut down a leased executor; return it with `await lease.release()`"
+            "Do not shut down a leased executor: it belongs to its manager; "
+            "return it with `await lease.release()`"
         )
 
 
@@ -171,13 +172,21 @@ class ExecutorLease:
         await self.release()
 
     def __repr__(self) -> str:
-        return f"<ExecutorLease {self.lease_id} owner={self.owner!r} pool={self._pool.name}>"
+        pool = self._pool
+        if not pool.held_by(self):
+            return f"<ExecutorLease {self.lease_id} ended owner={self.owner!r} pool={pool.name}>"
+        state = "overdue" if self._clock.time() >= self.soft_expires_at else "live"
+        return (
+            f"<ExecutorLease {self.lease_id} {state} owner={self.owner!r} "
+            f"in_flight={pool.inflight} pool={pool.name}>"
+        )
 
     def _submit(
         self, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Future[T]:
         if self._clock.time() >= self.hard_expires_at:
             raise LeaseExpiredError(
-                f"lease {self.lease_id} passed its hard expiry; acquire a new lease"
+                f"lease {self.lease_id} expired: it passed its hard expiry and is revoked; "
+                "acquire a new lease"
             )
         return self._pool.submit(self, fn, args, kwargs)

@@ -17,7 +17,12 @@ the counters) are kept by :class:`~gristmill._pool_registry.PoolRegistry`; the s
 loop is :class:`~gristmill._scaling.Scaler`.
 
 All bookkeeping happens on the owning event loop's thread. Executor callbacks
-reach it only through ``call_soon_threadsafe``. Surplus idle pools are kept
+reach it only through ``call_soon_threadsafe``: a worker thread queues what it
+saw (a pool drained, or broke) before the borrower's future settles, and the
+loop applies the queue on its next turn, or at once when code on the loop's
+thread asks the manager anything first (``acquire()``, a count, ``stats()``).
+So a job that failed because its pool broke is never seen, on the loop, before
+the pool is retired and replaced. Surplus idle pools are kept
 warm for ``idle_keepalive_seconds`` before they are shut down, so a busy
 grinder does not churn pools.
 """
@@ -25,22 +30,25 @@ grinder does not churn pools.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import enum
 import logging
-import threading
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from functools import partial
+from multiprocessing.context import BaseContext
+from types import TracebackType
 from typing import Any, final
 
 from . import _validate as validate
 from ._backends import Backend, ExecutorBackend, backend_kind, default_mp_context
 from ._backends._session import BackendSession
 from ._batching import MAX_CHUNKS
+from ._bridge import post
 from ._clock import Clock
-from ._errors import LeaseUnavailableError, NotStartedError, WrongLoopError
+from ._errors import LeaseUnavailableError, NotStartedError
 from ._lease import ExecutorLease
+from ._lifecycle import Lifecycle, State
+from ._main_guard import check_main_guard
 from ._manager_settings import manager_settings
 from ._pool import Pool
 from ._pool_registry import PoolRegistry
@@ -67,14 +75,6 @@ Called on the owning loop for the periodic check and after
 """
 
 
-class _State(enum.Enum):
-    CREATED = "created"
-    STARTING = "starting"
-    RUNNING = "running"
-    STOPPING = "stopping"
-    STOPPED = "stopped"
-
-
 @final
 class LeasedExecutorManager:
     """Owns up to ``max_pools`` executor pools and lends them out as leases.
@@ -91,6 +91,7 @@ class LeasedExecutorManager:
     ``start()`` opens the backend, creates the first pools and, off the event
     loop, does their start-up work (for process pools: the fork server and
     the worker processes), so the first submit does not stall the loop.
+    ``async with manager:`` starts it and stops it on the way out.
 
     Args:
         backend: ``"thread"``, ``"process"``, ``"interpreter"`` (3.14+),
@@ -185,12 +186,14 @@ class LeasedExecutorManager:
             hooks=hooks,
         )
         self._logger = self._config.logger
-        self._state = _State.CREATED
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._loop_thread: int | None = None
+        self._life = Lifecycle(
+            "LeasedExecutorManager", "from other threads use stats() or notify_scale_changed()"
+        )
         self._stopped: asyncio.Future[None] | None = None
         self._forwarder: LogForwarder | None = None
         self._board: ProgressBoard | None = None
+        self._signals: deque[tuple[Pool, BaseException | None]] = deque()
+        self._applying = False
         self._pools = PoolRegistry(self._config, host=self, signal=self._signal)
         self._session = BackendSession(self._config.backend, self._logger)
         self._scaler = Scaler(self._config, self._pools)
@@ -228,10 +231,11 @@ class LeasedExecutorManager:
     def supports_run_timeout(self) -> bool:
         """Whether the grinder can find and stop a job that overruns its run timeout.
 
-        True for process pools: their workers post progress to a shared board
-        and can be killed.
+        The backend's ability (:attr:`Backend.supports_run_timeout`): true for
+        process pools, whose workers post progress to a shared board and can
+        be killed.
         """
-        return self.backend is ExecutorBackend.PROCESS
+        return self._config.backend.supports_run_timeout
 
     @property
     def progress_board(self) -> ProgressBoard | None:
@@ -239,23 +243,59 @@ class LeasedExecutorManager:
         return self._board
 
     @property
+    def mp_context(self) -> BaseContext | None:
+        """The multiprocessing context, so the start method, of the process pools. Any thread.
+
+        The ``mp_context`` given to the constructor, else ``forkserver``
+        (``spawn`` where that is missing): gristmill never forks unless asked
+        to, unlike leasepool on Linux. ``manager.mp_context.get_start_method()``
+        says which. ``None`` for backends other than ``process``.
+        """
+        if self.backend is not ExecutorBackend.PROCESS:
+            return None
+        given: BaseContext | None = self._config.executor_kwargs.get("mp_context")
+        return given or default_mp_context()
+
+    @property
+    def _process_log_mp_context(self) -> BaseContext | None:
+        # leasepool's private name for the context of its log-forwarding process
+        # pools, which leasepool programs read to check their start method.
+        return self.mp_context
+
+    @property
     def clock(self) -> Clock:
         """The time source for every timing rule of this manager."""
         return self._config.clock
 
     @property
+    def running(self) -> bool:
+        """Whether the manager is running: started, and not stopping or stopped. Any thread.
+
+        :meth:`WorkGrinder.start() <gristmill.WorkGrinder.start>` checks it,
+        so a grinder cannot start on a manager that has not.
+        """
+        return self._life.state is State.RUNNING
+
+    @property
     def available_count(self) -> int:
-        """Idle pools ready to lend."""
+        """Idle pools, ready to lend at once. Any thread."""
+        self._catch_up()
         return len(self._pools.idle)
 
     @property
     def leased_count(self) -> int:
-        """Pools currently on loan."""
-        return len(self._pools.leases)
+        """Pools not free because of a lease: on loan, or released and still draining. Any thread.
+
+        As in leasepool, a pool released while its work still runs counts
+        here until that work is done; ``stats()["draining"]`` tells how many.
+        """
+        self._catch_up()
+        return self._pools.leased
 
     @property
     def total_count(self) -> int:
-        """Live pools: idle, leased and draining."""
+        """Live pools: ``available_count + leased_count``. Any thread."""
+        self._catch_up()
         return self._pools.total
 
     async def start(self) -> None:
@@ -275,18 +315,21 @@ class LeasedExecutorManager:
             NotStartedError: a ``start()`` or ``stop()`` is still in progress,
                 or ``stop()`` was called while this start was opening the
                 backend or warming up its pools.
+            MissingMainGuardError: process workers would import the main
+                module again and re-run the code calling ``start()``, which
+                is not under ``if __name__ == "__main__":``.
             Exception: whatever the backend's ``open()`` raised.
         """
-        loop = asyncio.get_running_loop()
-        if self._state is _State.RUNNING:
-            self._require_loop("start")
+        if self._life.state is State.RUNNING:
+            self._life.require_loop("start")
             return
-        if self._state in (_State.STARTING, _State.STOPPING):
+        check_main_guard(self._process_start_method())
+        if self._life.state in (State.STARTING, State.STOPPING):
             raise NotStartedError(
-                f"LeasedExecutorManager is {self._state.value}; "
+                f"LeasedExecutorManager is {self._life.state.value}; "
                 "await the start() or stop() in progress first"
             )
-        self._loop, self._loop_thread = loop, threading.get_ident()
+        self._life.bind()
         self._pools.options, self._forwarder = start_forwarding(
             self._config.process_logging if self.backend is ExecutorBackend.PROCESS else None,
             self._config.executor_kwargs,
@@ -297,10 +340,10 @@ class LeasedExecutorManager:
             context = self._pools.options.get("mp_context") or default_mp_context()
             self._board = ProgressBoard(context, 2 * MAX_CHUNKS * self._config.max_pools)
             self._pools.options = self._board.wrap_options(self._pools.options)
-        self._state = _State.STARTING
+        self._life.state = State.STARTING
         try:
             await self._open_backend()
-            self._resize()
+            self._scaler.start()
             await self._warm_up(list(self._pools.idle))
         except BaseException:
             await self.stop()
@@ -321,28 +364,71 @@ class LeasedExecutorManager:
         runs in the same worker thread. Safe to call twice or
         concurrently; a no-op before ``start()``.
 
+        A cancellation (Ctrl-C under ``asyncio.run``) does not leave the
+        manager half-stopped: the pools, which no longer run anything, are
+        still shut down, and then ``CancelledError`` propagates.
+
         Raises:
             WrongLoopError: called from a loop other than the owning one.
+            CancelledError: the task awaiting ``stop()`` was cancelled; the
+                manager has stopped all the same.
         """
-        if self._state in (_State.CREATED, _State.STOPPED):
+        if self._life.state in (State.CREATED, State.STOPPED):
             return
-        self._require_loop("stop")
+        self._life.require_loop("stop")
         if self._stopped is not None:
             await asyncio.shield(self._stopped)
             return
-        self._state = _State.STOPPING
+        self._life.state = State.STOPPING
         self._stopped = asyncio.get_running_loop().create_future()
         self._scaler.cancel()
         self._pools.waiters.fail_all(NotStartedError("manager stopped while acquire() was waiting"))
         quiet = self._pools.withdraw_all()
         forwarder, self._forwarder = self._forwarder, None
         try:
-            await asyncio.to_thread(_join_executors, quiet, forwarder, self._session)
+            await _despite_cancellation(
+                asyncio.to_thread(_join_executors, quiet, forwarder, self._session)
+            )
         finally:
-            self._state = _State.STOPPED
+            self._life.state = State.STOPPED
             self._stopped.set_result(None)
             self._stopped = None
             self._logger.info("manager stopped backend=%s", self._config.backend.name)
+
+    async def __aenter__(self) -> LeasedExecutorManager:
+        """Start the manager (see :meth:`start`) and return it."""
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Stop the manager (see :meth:`stop`), whatever ended the block.
+
+        ``stop()`` never waits for running work, so this is prompt after a
+        clean exit, an exception or a cancellation alike.
+        """
+        await self.stop()
+
+    def __repr__(self) -> str:
+        stats = self.stats()
+        waiters = f" waiters={stats['waiters']}" if stats["waiters"] else ""
+        return (
+            f"<LeasedExecutorManager {stats['state']} backend={stats['backend']} "
+            f"total={stats['total']} available={stats['available']} leased={stats['leased']} "
+            f"draining={stats['draining']} max_pools={stats['max_pools']}{waiters}>"
+        )
+
+    def _process_start_method(self) -> str | None:
+        """The start method of this manager's stdlib process pools; ``None`` if it builds none."""
+        if self.backend is not ExecutorBackend.PROCESS:
+            return None
+        context = self._config.executor_kwargs.get("mp_context") or default_mp_context()
+        method: str = context.get_start_method()
+        return method
 
     async def acquire(
         self,
@@ -371,6 +457,7 @@ class LeasedExecutorManager:
             ValueError: ``lease_seconds`` or ``timeout`` is out of range.
         """
         loop = self._require_running("acquire")
+        self._catch_up()
         seconds = (
             self._config.default_lease
             if lease_seconds is None
@@ -383,8 +470,8 @@ class LeasedExecutorManager:
                 return self._pools.grant(pool, lease_seconds=seconds, owner=owner)
         if not wait:
             raise LeaseUnavailableError(
-                f"no executor is free and max_pools={self._config.max_pools} are in use; "
-                "retry later or acquire with wait=True"
+                f"No executor available: all max_pools={self._config.max_pools} pools are "
+                "in use; retry later or acquire with wait=True"
             )
         lease = await self._pools.waiters.wait(
             Waiter(loop.create_future(), seconds, owner),
@@ -392,7 +479,7 @@ class LeasedExecutorManager:
             limit=limit,
             give_back=self._release_lease,
         )
-        if self._state is not _State.RUNNING:
+        if self._life.state is not State.RUNNING:
             # Handed a pool, but stop() revoked it before this task resumed.
             raise NotStartedError("manager stopped while acquire() was waiting")
         return lease
@@ -405,12 +492,13 @@ class LeasedExecutorManager:
 
     def notify_scale_changed(self) -> None:
         """Re-read ``size_provider`` now instead of at the next check. Any thread."""
-        if self._state is not _State.RUNNING or self._loop is None:
+        life = self._life
+        if life.state is not State.RUNNING or life.loop is None:
             return
-        if threading.get_ident() == self._loop_thread:
+        if life.on_loop_thread():
             self._resize()
         else:
-            self._loop.call_soon_threadsafe(self._resize)
+            post(life.loop, self._resize)
 
     def desired_executor_count(self) -> int:
         """Read ``size_provider`` on the calling thread and return the pool count it asks for.
@@ -421,14 +509,17 @@ class LeasedExecutorManager:
 
     def stats(self) -> ManagerStats:
         """Return a snapshot of pools, leases and lifetime counters. Any thread."""
-        return self._pools.snapshot(state=self._state.value)
+        self._catch_up()
+        return self._pools.snapshot(
+            state=self._life.state.value, sizing_failures=self._scaler.failures
+        )
 
     async def _open_backend(self) -> None:
         """Run the backend's ``open()`` off the loop, then become RUNNING."""
         await self._session.open(self._config.executor_kwargs)
-        if self._state is not _State.STARTING:
+        if self._life.state is not State.STARTING:
             raise NotStartedError("manager was stopped while start() was opening its backend")
-        self._state = _State.RUNNING
+        self._life.state = State.RUNNING
 
     async def _warm_up(self, pools: list[Pool]) -> None:
         """Do the start-up work of the pools ``start()`` created, off the loop.
@@ -438,36 +529,27 @@ class LeasedExecutorManager:
         """
         if pools:
             await asyncio.to_thread(self._pools.warm_up, pools, self._pools.options)
-        if self._state is not _State.RUNNING:
+        if self._life.state is not State.RUNNING:
             raise NotStartedError("manager was stopped while start() was warming up its pools")
 
-    def _require_loop(self, what: str) -> asyncio.AbstractEventLoop:
-        loop = asyncio.get_running_loop()
-        if loop is not self._loop:
-            raise WrongLoopError(
-                f"LeasedExecutorManager.{what}() must be called from the event loop that "
-                "started the manager"
-            )
-        return loop
-
     def _require_running(self, what: str) -> asyncio.AbstractEventLoop:
-        if self._state is not _State.RUNNING:
+        if self._life.state is not State.RUNNING:
             raise NotStartedError(
                 f"LeasedExecutorManager.{what}() needs a running manager "
-                f"(it is {self._state.value}); await manager.start() first"
+                f"(it is {self._life.state.value}); await manager.start() first"
             )
-        return self._require_loop(what)
+        return self._life.require_loop(what)
 
     def _release_lease(self, lease: ExecutorLease) -> None:
         if not self._pools.holds(lease):
             return
-        self._require_loop("release")
+        self._life.require_loop("release")
         self._pools.release(lease)
 
     def _retire_lease(self, lease: ExecutorLease) -> None:
         if not self._pools.holds(lease):
             return
-        self._require_loop("retire")
+        self._life.require_loop("retire")
         self._logger.warning(
             "retiring pool on request lease=%s owner=%s", lease.lease_id, lease.owner
         )
@@ -475,24 +557,59 @@ class LeasedExecutorManager:
         self._pools.replenish()
 
     def _signal(self, pool: Pool, broken: BaseException | None) -> None:
-        loop = self._loop
+        loop = self._life.loop
         if loop is None:
             return
-        if broken is not None and threading.get_ident() == self._loop_thread:
+        if broken is not None and self._life.on_loop_thread():
             # A submit refused on the loop: retire the pool before its lease can give
             # it back as idle (and lend it again) later in this same turn.
             self._on_pool_signal(pool, broken)
             return
-        with contextlib.suppress(RuntimeError):  # the loop is closed: nothing left to update
-            loop.call_soon_threadsafe(self._on_pool_signal, pool, broken)
+        self._signals.append((pool, broken))  # deque.append is thread-safe
+        post(loop, self._apply_signals)  # a closed loop has nothing left to update
+
+    def _catch_up(self) -> None:
+        """On the owning loop's thread, apply queued pool signals now, not on the next turn.
+
+        A caller on the loop that blocked on a job's ``result()`` has not let
+        the loop turn since the job's pool broke; it still sees the manager
+        as it is after the break. Not from inside a lease hook, which may run
+        while the books are half updated: the loop's turn applies them then.
+        """
+        if self._signals and not self._pools.telling and self._life.on_loop_thread():
+            self._apply_signals()
+
+    def _apply_signals(self) -> None:
+        """Apply the pool signals worker threads queued, in order (owning loop)."""
+        if self._applying:  # asked again from a hook while applying: the loop below goes on
+            return
+        self._applying = True
+        try:
+            while self._signals:
+                self._on_pool_signal(*self._signals.popleft())
+        finally:
+            self._applying = False
 
     def _on_pool_signal(self, pool: Pool, broken: BaseException | None) -> None:
-        if self._state is _State.RUNNING:
+        if self._life.state is State.RUNNING:
             self._pools.on_signal(pool, broken)
 
     def _resize(self) -> None:
-        if self._state is _State.RUNNING:  # a notice from another thread may land after stop()
+        if self._life.state is State.RUNNING:  # a notice from another thread may land after stop()
             self._scaler.check()
+
+
+async def _despite_cancellation(work: Awaitable[None]) -> None:
+    """Await ``work`` to its end even if the caller is cancelled meanwhile, then re-raise.
+
+    A second cancellation stops the wait, not the work.
+    """
+    running = asyncio.ensure_future(work)
+    try:
+        await asyncio.shield(running)
+    except asyncio.CancelledError:
+        await asyncio.shield(running)
+        raise
 
 
 def _join_executors(

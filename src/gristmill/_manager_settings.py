@@ -1,8 +1,9 @@
 """The manager's settings: checked once at construction, read-only afterwards.
 
 :func:`manager_settings` turns the keyword arguments of ``LeasedExecutorManager``
-into one frozen :class:`ManagerSettings`. A value of the wrong kind raises
-``TypeError`` and a value out of range raises ``ValueError``; every message
+into one frozen :class:`ManagerSettings`. A value of the wrong type raises
+:class:`~gristmill.WrongTypeError` (a ``TypeError`` and a ``ValueError``) and a
+value out of range raises ``ValueError``; every message
 names the field. The checks run in the order the fields are listed, so the
 first bad field is the one reported.
 """
@@ -17,8 +18,8 @@ from typing import Any
 from . import _validate as validate
 from ._backends import Backend, ExecutorBackend, check_options, resolve_backend
 from ._clock import Clock, MonotonicClock
+from ._errors import WrongTypeError
 from ._process_logging import ProcessLoggingConfig
-from ._sizing import desired_pools
 from .hooks import Hooks
 
 __all__ = ["ManagerSettings", "manager_settings"]
@@ -44,15 +45,6 @@ class ManagerSettings:
     executor_kwargs: Mapping[str, Any]
     process_logging: ProcessLoggingConfig | None
     hooks: Hooks | None = None
-
-    def desired_pools(self, units: int | None) -> int:
-        """Apply the sizing policy to the size signal ``units`` (None: no signal)."""
-        return desired_pools(
-            units=units,
-            min_pools=self.min_pools,
-            max_pools=self.max_pools,
-            units_per_pool=self.units_per_pool,
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +95,8 @@ def manager_settings(
     Raises:
         UnsupportedBackendError: the backend is unknown or cannot run here
             (a newer Python or a missing package).
-        TypeError: a value has the wrong type, or an executor keyword is not
-            accepted by the backend.
+        WrongTypeError: a value has the wrong type.
+        TypeError: an executor keyword is not accepted by the backend.
         ValueError: a value is out of range.
     """
     implementation = resolve_backend(backend)
@@ -136,7 +128,7 @@ def manager_settings(
 
 def _hooks(hooks: object) -> Hooks | None:
     if hooks is not None and not isinstance(hooks, Hooks):
-        raise TypeError(f"hooks must be a gristmill.Hooks, got {type(hooks).__name__}")
+        raise WrongTypeError(f"hooks must be a gristmill.Hooks, got {type(hooks).__name__}")
     return hooks
 
 
@@ -144,7 +136,10 @@ def _sizes(max_pools: int, min_pools: int, units_per_pool: int, workers: int) ->
     checked_max = validate.positive_int("max_pools", max_pools)
     checked_min = validate.positive_int("min_pools", min_pools)
     if checked_min > checked_max:
-        raise ValueError(f"min_pools ({min_pools}) cannot be greater than max_pools ({max_pools})")
+        raise ValueError(
+            f"min_pools cannot be greater than max_pools (min_pools={min_pools}, "
+            f"max_pools={max_pools}); lower min_pools or raise max_pools"
+        )
     return _Sizes(
         max_pools=checked_max,
         min_pools=checked_min,
@@ -168,8 +163,14 @@ def _check_collaborators(
     size_provider: object, name_prefix: object, process_logging: object
 ) -> None:
     if size_provider is not None and not callable(size_provider):
-        raise TypeError("size_provider must be a zero-argument callable or None")
+        raise WrongTypeError(
+            f"size_provider must be a zero-argument callable or None, "
+            f"got {type(size_provider).__name__}"
+        )
     if not isinstance(name_prefix, str):
-        raise TypeError(f"name_prefix must be a str, got {type(name_prefix).__name__}")
+        raise WrongTypeError(f"name_prefix must be a str, got {type(name_prefix).__name__}")
     if process_logging is not None and not isinstance(process_logging, ProcessLoggingConfig):
-        raise TypeError("process_logging must be a ProcessLoggingConfig or None")
+        raise WrongTypeError(
+            "process_logging must be a ProcessLoggingConfig or None, "
+            f"got {type(process_logging).__name__}"
+        )

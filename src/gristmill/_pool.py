@@ -6,6 +6,12 @@ breakage) under the pool's lock, so once :meth:`Pool.detach` returns no new
 work can reach the executor through that lease. The lock guards only the
 holder, the in-flight count and ``executor.submit``; user code and
 ``executor.shutdown()`` never run under it.
+
+The borrower gets a :class:`RelayedFuture`, not the executor's own future: it
+settles only after the pool has counted the work done and told the manager
+whether the pool drained or broke. So once the borrower sees a job fail with
+``BrokenExecutor``, the manager already knows (see ``LeasedExecutorManager``
+for when the owning loop applies it).
 """
 
 from __future__ import annotations
@@ -14,11 +20,12 @@ import enum
 import threading
 from collections.abc import Callable
 from concurrent.futures import BrokenExecutor, Executor, Future
+from functools import partial
 from typing import Any
 
 from ._errors import LeaseExpiredError
 
-__all__ = ["Pool", "PoolState"]
+__all__ = ["Pool", "PoolState", "RelayedFuture"]
 
 
 class PoolState(enum.Enum):
@@ -64,6 +71,10 @@ class Pool:
             self._holder = holder
             self.state = PoolState.LEASED
 
+    def held_by(self, holder: object) -> bool:
+        """Whether ``holder`` may submit to this pool now (any thread; a snapshot)."""
+        return holder is not None and self._holder is holder
+
     def detach(self) -> int:
         """Stop the current holder from submitting; return the work still in flight.
 
@@ -100,10 +111,12 @@ class Pool:
         if broken is not None:
             self._signal(self, broken)
             raise broken
-        future.add_done_callback(self._on_done)
-        return future
+        relayed = RelayedFuture(future)
+        future.add_done_callback(partial(self._on_done, relayed))
+        return relayed
 
-    def _on_done(self, future: Future[Any]) -> None:
+    def _on_done(self, relayed: RelayedFuture, future: Future[Any]) -> None:
+        """Count the work done and signal the manager, then settle the borrower's future."""
         exc = None if future.cancelled() else future.exception()
         with self._lock:
             self.inflight -= 1
@@ -112,3 +125,35 @@ class Pool:
             self._signal(self, exc)
         elif drained:
             self._signal(self, None)
+        relayed.settle_from(future)
+
+
+class RelayedFuture(Future[Any]):
+    """The future a borrower holds: mirrors the executor's, settling once the pool is told.
+
+    ``cancel()`` and ``running()`` act on the executor's future, so a job
+    that has started cannot be cancelled, as with any executor.
+    """
+
+    def __init__(self, inner: Future[Any]) -> None:
+        super().__init__()
+        self._inner = inner
+
+    def cancel(self) -> bool:
+        """Cancel the job if it has not started; this future follows (any thread)."""
+        return self._inner.cancel()
+
+    def running(self) -> bool:
+        """Whether the job is running now."""
+        return self._inner.running()
+
+    def settle_from(self, inner: Future[Any]) -> None:
+        """Take the outcome of the finished ``inner`` (the pool's done callback)."""
+        if inner.cancelled():
+            super().cancel()
+            return
+        exc = inner.exception()
+        if exc is not None:
+            self.set_exception(exc)
+        else:
+            self.set_result(inner.result())

@@ -64,6 +64,12 @@ class PoolRegistry:
         self.leases_released = 0
         self.leases_revoked = 0
         self.leases_expired = 0
+        self.telling = False  # a lease hook runs: the books may be half updated
+
+    @property
+    def leased(self) -> int:
+        """Pools held by a lease, or released and still draining."""
+        return len(self.leases) + len(self.draining)
 
     @property
     def total(self) -> int:
@@ -231,7 +237,7 @@ class PoolRegistry:
         if next_due is not None:
             self._trim_timer = clock.call_at(next_due, self.trim)
 
-    def snapshot(self, *, state: str) -> ManagerStats:
+    def snapshot(self, *, state: str, sizing_failures: int) -> ManagerStats:
         """Build ``stats()`` from the books and the manager's lifecycle ``state``.
 
         Any thread: it only reads, and copies the leases before walking them.
@@ -245,7 +251,7 @@ class PoolRegistry:
             "max_pools": config.max_pools,
             "min_pools": config.min_pools,
             "available": len(self.idle),
-            "leased": len(leases),
+            "leased": len(leases) + len(self.draining),
             "draining": len(self.draining),
             "total": self.total,
             "workers_per_pool": config.workers,
@@ -258,6 +264,7 @@ class PoolRegistry:
             "leases_released": self.leases_released,
             "leases_revoked": self.leases_revoked,
             "leases_expired": self.leases_expired,
+            "sizing_failures": sizing_failures,
         }
 
     def _lease_infos(self, now: float) -> list[LeaseInfo]:
@@ -301,7 +308,11 @@ class PoolRegistry:
         hooks = self._config.hooks
         if hooks is not None:
             event = LeaseEvent(kind, lease.lease_id, lease.owner, lease._pool.name)
-            notify(hooks.on_lease, event, self._config.logger)
+            self.telling = True
+            try:
+                notify(hooks.on_lease, event, self._config.logger)
+            finally:
+                self.telling = False
 
 
 def _shut_down(backend: Backend, executor: Executor, *, kill: bool) -> None:

@@ -20,9 +20,10 @@ reader may see a slot one item behind, never a torn value. Times are
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from typing import Any
+
+from ._clock import monotonic
 
 __all__ = ["NOT_STARTED", "ProgressBoard", "install", "tracker"]
 
@@ -102,7 +103,7 @@ def tracker(slot: int) -> Callable[[int], None] | None:
     if cells is None or slot < 0:
         return None
     base = 2 * slot
-    clock = time.monotonic
+    clock = monotonic
 
     def post(index: int) -> None:
         cells[base] = clock()

@@ -1,7 +1,23 @@
-"""The grinder's pending jobs: FIFO, with a live count that a cancel updates at once."""
+"""The grinder's pending jobs: FIFO order, a live count, and the deadlines of what waits.
+
+::
+
+    push ──► deque (oldest first) ──take()──► a batch
+               │   cancelled: leaves ``live`` at once, the deque entry later
+               └─► deadline heap ──expire(now)──► jobs whose deadline passed
+
+A job is *queued* while its ``on_cancel`` hook is set; only this module sets
+and clears it. Jobs leave in many ways (taken, cancelled, expired, drained on
+stop) without the deque or the heap being told, so both drop stale entries
+lazily when they reach the front, and are compacted by one rule when most of
+what they hold is stale. Owning loop only.
+"""
 
 from __future__ import annotations
 
+import heapq
+import itertools
+import math
 from collections import deque
 from collections.abc import Callable
 
@@ -10,13 +26,19 @@ from ._job import Job
 __all__ = ["JobQueue"]
 
 
-class JobQueue:
-    """Pending jobs, oldest first.
+_NO_DEADLINE = math.inf
 
-    A job cancelled while queued stays in the deque until it reaches the front
-    (or the deque is compacted), but leaves ``live`` at once, so batch
-    triggers and ``stats()`` never count it. A queued job is one whose
-    ``on_cancel`` hook is set. Owning loop only.
+
+def _mostly_stale(size: int, live: int) -> bool:
+    """Whether a container of ``size`` entries, ``live`` of them current, is worth compacting."""
+    return size > 2 * live + 64
+
+
+class JobQueue:
+    """Pending jobs, oldest first, with their deadlines.
+
+    Args:
+        on_cancelled: Told about a job its caller cancelled while it was queued.
 
     Attributes:
         live: Queued jobs that have not been cancelled.
@@ -25,29 +47,36 @@ class JobQueue:
             They keep their turn instead of waiting ``max_wait_seconds`` again.
     """
 
-    __slots__ = ("_hook", "_jobs", "_on_cancelled", "live", "overdue")
+    __slots__ = ("_deadlines", "_hook", "_jobs", "_on_cancelled", "_sequence", "live", "overdue")
 
     def __init__(self, on_cancelled: Callable[[Job], None]) -> None:
         self._jobs: deque[Job] = deque()
+        self._deadlines: list[tuple[float, int, Job]] = []
+        self._sequence = itertools.count()
         self._on_cancelled = on_cancelled
         self._hook = self._cancelled  # one bound method, shared by every job
         self.live = 0
         self.overdue = 0
 
-    def push(self, job: Job) -> int:
-        """Queue ``job`` behind the others; return the new live count."""
+    def push(self, job: Job) -> bool:
+        """Queue ``job`` behind the others; return True if its deadline is now the earliest."""
         job.on_cancel = self._hook
         self._jobs.append(job)
         self.live += 1
-        return self.live
+        if job.deadline == _NO_DEADLINE:
+            return False
+        heapq.heappush(self._deadlines, (job.deadline, next(self._sequence), job))
+        return self._deadlines[0][2] is job
 
     def requeue(self, jobs: list[Job]) -> None:
-        """Put ``jobs`` back at the front, in order, due at once.
+        """Put ``jobs`` back at the front, in order, due at once and free of their deadlines.
 
-        Suspects go first, so they are retried soonest.
+        They were dispatched in time once, so their deadlines no longer
+        apply. Suspects go first, so they are retried soonest.
         """
         ordered = sorted(jobs, key=lambda job: not job.suspect)
         for job in reversed(ordered):
+            job.deadline = math.inf
             job.on_cancel = self._hook
             self._jobs.appendleft(job)
         self.live += len(jobs)
@@ -93,17 +122,33 @@ class JobQueue:
         for job in taken:
             job.on_cancel = None
         self._jobs.clear()
+        self._deadlines.clear()
         self._left(len(taken))
         return taken
 
-    def discard(self, job: Job) -> bool:
-        """Take a live ``job`` out of the queue (it is about to be failed); False if not queued."""
-        if job.on_cancel is None:
-            return False
-        job.on_cancel = None
-        self._left(1)
-        self._tidy()
-        return True
+    def expire(self, now: float) -> list[Job]:
+        """Remove and return the queued jobs whose deadline is ``<= now``."""
+        heap = self._deadlines
+        due: list[Job] = []
+        while heap and heap[0][0] <= now:
+            job = heapq.heappop(heap)[2]
+            if job.on_cancel is not None and job.deadline <= now:  # queued, not requeued
+                job.on_cancel = None
+                due.append(job)
+        if due:
+            self._left(len(due))
+            self._tidy()
+        return due
+
+    def next_deadline(self) -> float | None:
+        """Return the earliest deadline of a still-queued job, or None."""
+        heap = self._deadlines
+        if _mostly_stale(len(heap), self.live):
+            self._deadlines = heap = [entry for entry in heap if entry[2].on_cancel is not None]
+            heapq.heapify(heap)
+        while heap and (heap[0][2].on_cancel is None or heap[0][2].deadline == math.inf):
+            heapq.heappop(heap)
+        return heap[0][0] if heap else None
 
     def _left(self, count: int) -> None:
         self.live -= count
@@ -111,7 +156,7 @@ class JobQueue:
 
     def _tidy(self) -> None:
         self.head()
-        if len(self._jobs) > 2 * self.live + 64:  # many gone from the middle: compact
+        if _mostly_stale(len(self._jobs), self.live):
             self._jobs = deque(queued for queued in self._jobs if queued.on_cancel is not None)
 
     def _cancelled(self, job: Job) -> None:

@@ -29,11 +29,14 @@ class ManagerStats(TypedDict):
     - ``state``: ``created``, ``starting`` (opening the backend), ``running``,
       ``stopping`` or ``stopped``.
     - ``desired``: the pool count the sizing policy asks for right now.
-    - ``available``, ``leased`` and ``draining`` partition ``total``, the live
-      pools: a draining pool has been released but still finishes work it was
-      given, and is lent again once it is done.
+    - ``available`` and ``leased`` split ``total``, the live pools, as in
+      leasepool: ``leased`` counts the pools held by a live lease and the
+      pools released while their work still runs (``draining``). A draining
+      pool is lent again once that work is done.
+    - ``draining``: the part of ``leased`` that has been released.
     - ``waiters``: ``acquire()`` calls queued for a pool.
-    - ``leases``: one :class:`LeaseInfo` per live lease (``len == leased``).
+    - ``leases``: one :class:`LeaseInfo` per live lease
+      (``len == leased - draining``).
 
     Lifetime counters, which only grow (also across restarts):
 
@@ -49,11 +52,16 @@ class ManagerStats(TypedDict):
     - ``leases_revoked``: leases taken away: hard expiry, a broken pool, a
       ``retire()``, or ``stop()``.
     - ``leases_expired``: the revocations at a lease's hard expiry.
+    - ``sizing_failures``: steps of the sizing loop that failed (the size
+      provider raised, a backend's ``create()`` failed while growing, a
+      shutdown failed while trimming); each is logged and retried at the next
+      check.
 
     Every snapshot taken on the owning loop satisfies::
 
+        available + leased == total
         pools_created - pools_retired == total
-        leases_granted == leases_released + leases_revoked + leased
+        leases_granted == leases_released + leases_revoked + len(leases)
     """
 
     backend: str
@@ -75,6 +83,7 @@ class ManagerStats(TypedDict):
     leases_released: int
     leases_revoked: int
     leases_expired: int
+    sizing_failures: int
 
 
 class GrinderStats(TypedDict):
@@ -89,8 +98,10 @@ class GrinderStats(TypedDict):
     ``rejected`` (calls refused by a full queue; never counted as
     submitted), ``retried`` (times an item was queued again after its pool
     died, was killed or was revoked under it), ``max_pending`` (the queue
-    bound, or ``None``) and ``waiting_for_room`` (callers waiting for room in
-    a full queue).
+    bound, or ``None``), ``waiting_for_room`` (callers waiting for room in
+    a full queue), ``batch_calls`` (calls of batch functions, each over many
+    callers' items, splits included) and ``split_calls`` (the extra calls
+    ``on_error="split"`` made).
     """
 
     started: bool
@@ -112,5 +123,7 @@ class GrinderStats(TypedDict):
     timed_out: int
     rejected: int
     retried: int
+    batch_calls: int
+    split_calls: int
     max_pending: int | None
     waiting_for_room: int

@@ -1,10 +1,15 @@
 """Pure coercers for configuration values.
 
-A value of the wrong kind (a string where a number belongs) raises
-:class:`TypeError`; a number that is out of range, fractional where a count is
-needed, a bool, NaN or infinite raises :class:`ValueError`. Bools are refused
-as numbers on purpose: ``max_pools=True`` is always a mistake. Every message
-names the field.
+A value of the wrong type (a list where a number belongs, a word where
+seconds belong) raises :class:`~gristmill.WrongTypeError`, which is both a
+``TypeError`` and a ``ValueError``. A number that is out of range,
+fractional where a count is needed, a bool, NaN or infinite raises
+:class:`ValueError`. Bools are refused as numbers on purpose:
+``max_pools=True`` is always a mistake. A duration may also be a string that
+holds a number (``"2.5"``, as read from an environment variable), as leasepool
+allowed; a count may not. Every message names the field and contains
+leasepool's wording ("must be > 0", "must be an integer > 0", "must be a
+finite number > 0"), so code that matched leasepool's messages still matches.
 """
 
 from __future__ import annotations
@@ -12,11 +17,14 @@ from __future__ import annotations
 import functools
 import inspect
 import math
+import threading
 from numbers import Real
 
+from ._errors import WrongTypeError
 from ._naming import name_of, type_name
 
 __all__ = [
+    "MAX_SECONDS",
     "duration",
     "optional_duration",
     "optional_timeout",
@@ -24,6 +32,13 @@ __all__ = [
     "sync_callable",
     "whole_number",
 ]
+
+MAX_SECONDS = threading.TIMEOUT_MAX
+"""Longest duration or timeout any API accepts (about 292 years on 64-bit Linux).
+
+It is the most that ``threading`` waits can take, so a timeout that passes
+validation can always be handed on to a thread-side wait without overflowing.
+"""
 
 _ASYNC_CODE = inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR | inspect.CO_ITERABLE_COROUTINE
 
@@ -34,17 +49,24 @@ def positive_int(name: str, value: object) -> int:
 
 
 def whole_number(name: str, value: object, *, minimum: int) -> int:
-    """Return ``value`` as an ``int`` that is at least ``minimum``."""
+    """Return ``value`` as an ``int`` that is at least ``minimum``.
+
+    Raises:
+        ValueError: a bool, a fraction, or a whole number below ``minimum``.
+        WrongTypeError: not a number at all (a string included).
+    """
     bound = f">= {minimum}" if minimum != 1 else "> 0"
     if isinstance(value, bool):
-        raise ValueError(f"{name} must be a whole number {bound}, not a bool ({value!r})")
+        raise ValueError(f"{name} must be an integer {bound}, not a bool ({value!r})")
     if isinstance(value, int):
         if value < minimum:
-            raise ValueError(f"{name} must be a whole number {bound}, got {value!r}")
+            raise ValueError(f"{name} must be {bound}, got {value!r}")
         return value
     if isinstance(value, Real):
-        raise ValueError(f"{name} must be a whole number {bound}, got {value!r}")
-    raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+        raise ValueError(f"{name} must be an integer {bound}, got {value!r}; pass a whole number")
+    raise WrongTypeError(
+        f"{name} must be an integer {bound}, got {type(value).__name__} {value!r}; pass an int"
+    )
 
 
 def optional_duration(name: str, value: object) -> float | None:
@@ -103,16 +125,41 @@ def _is_async(fn: object) -> bool:
 
 
 def duration(name: str, value: object, *, allow_zero: bool = False) -> float:
-    """Return ``value`` as a finite float in seconds, > 0 (or >= 0 with ``allow_zero``)."""
+    """Return ``value`` as a finite float in seconds, > 0 (or >= 0 with ``allow_zero``).
+
+    Raises:
+        ValueError: a bool, NaN, an infinity, or a number out of range.
+        WrongTypeError: neither a number nor a string that holds one.
+    """
     bound = ">= 0" if allow_zero else "> 0"
+    wanted = f"{name} must be a finite number {bound} (seconds)"
     if isinstance(value, bool):
-        raise ValueError(f"{name} must be a finite number of seconds {bound}, not a bool")
-    if not isinstance(value, Real):
-        raise TypeError(f"{name} must be a number of seconds, got {type(value).__name__}")
-    seconds = float(value)
-    if not math.isfinite(seconds) or seconds < 0 or (seconds == 0 and not allow_zero):
-        raise ValueError(f"{name} must be a finite number of seconds {bound}, got {value!r}")
+        raise ValueError(f"{wanted}, not a bool ({value!r})")
+    seconds = _seconds(value, wanted)
+    if not math.isfinite(seconds):
+        raise ValueError(f"{wanted}, got {value!r}")
+    if seconds < 0 or (seconds == 0 and not allow_zero):
+        raise ValueError(f"{name} must be {bound}, got {value!r}")
+    if seconds > MAX_SECONDS:
+        raise ValueError(
+            f"{name} must be at most {MAX_SECONDS:g} seconds (threading.TIMEOUT_MAX), "
+            f"got {value!r}; pass None to wait without a limit where that is allowed"
+        )
     return seconds
+
+
+def _seconds(value: object, wanted: str) -> float:
+    """Read a number, or a string holding one, as a float; refuse anything else."""
+    if isinstance(value, Real):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            raise WrongTypeError(
+                f"{wanted}, got the string {value!r}, which is not a number"
+            ) from None
+    raise WrongTypeError(f"{wanted}, got {type(value).__name__}; pass an int or a float")
 
 
 def optional_timeout(name: str, value: object) -> float | None:

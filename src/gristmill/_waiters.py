@@ -1,10 +1,14 @@
-"""First-come, first-served queue of ``acquire()`` waiters.
+"""Waiting one's turn: the FIFO of ``acquire()`` waiters, and the rule every waiter keeps.
 
-Each waiter owns one future. The manager hands a lease to the oldest waiter
-whose future is still pending; a waiter that timed out or was cancelled is
-skipped, so its turn passes to the next one and no wake-up is lost.
-:meth:`WaiterQueue.wait` is the waiting half of ``acquire()``: queue, time
-out on the manager's clock, and give back a lease that arrived too late.
+Each waiter owns one future, and whoever serves the queue hands the turn to
+the oldest waiter whose future is still pending. :func:`await_turn` is the one
+home of the rule that makes this safe (the ``asyncio.Queue`` discipline): a
+waiter that leaves after it was handed its turn (cancelled, or timed out, in
+the same loop turn) passes what it was handed on, so no wake-up is lost. The
+grinder's admission gate waits for room by it too.
+
+:meth:`WaiterQueue.wait` is the waiting half of ``acquire()``: queue, time out
+on the manager's clock, and give back a lease that arrived too late.
 """
 
 from __future__ import annotations
@@ -13,13 +17,29 @@ import asyncio
 from collections import deque
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
     from ._clock import Clock
     from ._lease import ExecutorLease
 
-__all__ = ["Waiter", "WaiterQueue"]
+__all__ = ["Waiter", "WaiterQueue", "await_turn"]
+
+T = TypeVar("T")
+
+
+async def await_turn(future: asyncio.Future[T], *, pass_on: Callable[[T], object]) -> T:
+    """Wait for ``future``, a waiter's turn; if the waiter leaves once handed it, pass it on.
+
+    ``pass_on`` receives what the future was resolved with when the await is
+    interrupted (cancelled) after the turn was already handed over.
+    """
+    try:
+        return await future
+    except BaseException:
+        if future.done() and not future.cancelled() and future.exception() is None:
+            pass_on(future.result())
+        raise
 
 
 class Waiter:
@@ -73,11 +93,7 @@ class WaiterQueue:
             else clock.call_at(clock.time() + limit, partial(_time_out, future, limit))
         )
         try:
-            return await future
-        except asyncio.CancelledError:
-            if future.done() and not future.cancelled() and future.exception() is None:
-                give_back(future.result())
-            raise
+            return await await_turn(future, pass_on=give_back)
         finally:
             if timer is not None:
                 timer.cancel()
@@ -110,4 +126,9 @@ class WaiterQueue:
 
 def _time_out(future: asyncio.Future[ExecutorLease], limit: float) -> None:
     if not future.done():
-        future.set_exception(TimeoutError(f"no executor became free within {limit}s"))
+        future.set_exception(
+            TimeoutError(
+                f"Timed out waiting for a lease: no executor became free within {limit}s; "
+                "pass a longer timeout, or raise max_pools"
+            )
+        )

@@ -29,15 +29,20 @@ import pickle
 import traceback
 from collections.abc import Callable, Sequence
 from types import CoroutineType
-from typing import Any
+from typing import Any, cast
 
+from ._batched import BatchFunction, call_batch
 from ._errors import RemoteTraceback, UnpicklableError
 from ._naming import describe, error_text, name_of
 from ._progress import tracker
 from ._wire import PROTOCOL, Call, Dumps, Outcome, Payload, decode_calls, encode_calls, unpicklable
 
+CallResult = tuple[list[Outcome], int]
+"""Each item's outcome from one call of a batch function, and the calls it took."""
+
 __all__ = [
     "Call",
+    "CallResult",
     "Dumps",
     "Outcome",
     "RemoteTraceback",
@@ -45,7 +50,9 @@ __all__ = [
     "call_each",
     "decode_outcomes",
     "encode_calls",
+    "run_call",
     "run_pickled",
+    "run_pickled_call",
     "stop_iteration_error",
 ]
 
@@ -101,6 +108,44 @@ def run_pickled(payload: Payload, slot: int = -1) -> bytes:
             call of the chunk can run.
     """
     return encode_outcomes(call_each(decode_calls(payload), tracker(slot)))
+
+
+def run_call(call: tuple[BatchFunction[Any, Any], list[Any]], slot: int = -1) -> CallResult:
+    """Thread-worker entry point for one call of a batch function over its jobs' items.
+
+    ``call`` is the function and the jobs (each carrying its item as its one
+    argument); the items are gathered here, in the pool thread, not on the loop.
+    """
+    function, jobs = call
+    return call_batch(function, [job.args[0] for job in jobs])
+
+
+def run_pickled_call(payload: Payload, slot: int = -1) -> tuple[bytes, int]:
+    """Process-worker entry point for one call of a batch function: the items travel as calls.
+
+    The payload holds one ``(function, (item,), None)`` call per item, so an
+    item that does not unpickle here fails alone (its call raises the error);
+    the others go to the function in one call. The progress board shows the
+    call as running from its start to its end. Returns the pickled outcomes,
+    one per item, and how many calls of the function it took.
+    """
+    calls = decode_calls(payload)
+    post = tracker(slot)
+    if post is not None:
+        post(0)
+    outcomes: list[Outcome] = [(False, None)] * len(calls)
+    good = [index for index, call in enumerate(calls) if type(call[0]) is BatchFunction]
+    for index in sorted(set(range(len(calls))) - set(good)):  # each raises its own error
+        outcomes[index] = call_each([calls[index]])[0]
+    made = 0
+    if good:
+        function = cast(BatchFunction[Any, Any], calls[good[0]][0])
+        results, made = call_batch(function, [calls[index][1][0] for index in good])
+        for index, outcome in zip(good, results, strict=True):
+            outcomes[index] = outcome
+    if post is not None:
+        post(len(calls))
+    return encode_outcomes(outcomes), made
 
 
 def encode_outcomes(outcomes: Sequence[Outcome]) -> bytes:

@@ -14,6 +14,11 @@ are registered through the same :func:`register_backend`::
 Every manager gets its own instance (the factory is called once per manager),
 or uses the instance passed as ``backend=`` directly. See ``docs/backends.md``
 for a complete example.
+
+leasepool's helpers live here too, with the same names and behaviour, for
+code that builds a single executor of a built-in kind without a manager:
+:func:`normalize_backend`, :func:`resolve_executor_cls` and
+:func:`build_executor`.
 """
 
 from ._backends import (
@@ -21,7 +26,10 @@ from ._backends import (
     BackendFactory,
     ExecutorBackend,
     available_backends,
+    build_executor,
+    normalize_backend,
     register_backend,
+    resolve_executor_cls,
 )
 
 __all__ = [
@@ -29,5 +37,8 @@ __all__ = [
     "BackendFactory",
     "ExecutorBackend",
     "available_backends",
+    "build_executor",
+    "normalize_backend",
     "register_backend",
+    "resolve_executor_cls",
 ]

@@ -22,7 +22,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
-__all__ = ["BatchEnd", "BatchStart", "Hooks", "ItemDone", "ItemOutcome", "LeaseEvent", "LeaseKind"]
+__all__ = [
+    "BatchCall",
+    "BatchEnd",
+    "BatchStart",
+    "Hooks",
+    "ItemDone",
+    "ItemOutcome",
+    "LeaseEvent",
+    "LeaseKind",
+]
 
 ItemOutcome = Literal["completed", "failed", "cancelled", "timed_out", "rejected"]
 """What became of one item.
@@ -90,6 +99,22 @@ class ItemDone:
 
 
 @dataclass(frozen=True, slots=True)
+class BatchCall:
+    """A batch function (:func:`gristmill.batched`) ran over some callers' items.
+
+    Attributes:
+        function: The batch function's qualified name.
+        items: Items the call served.
+        calls: Calls of the function it took: 1, or more when ``on_error="split"``
+            retried it in halves.
+    """
+
+    function: str
+    items: int
+    calls: int
+
+
+@dataclass(frozen=True, slots=True)
 class LeaseEvent:
     """A lease was granted, given back, expired or revoked.
 
@@ -106,7 +131,7 @@ class LeaseEvent:
     pool: str
 
 
-Event = TypeVar("Event", BatchStart, BatchEnd, ItemDone, LeaseEvent)
+Event = TypeVar("Event", BatchStart, BatchEnd, BatchCall, ItemDone, LeaseEvent)
 
 
 class Hooks:
@@ -124,6 +149,9 @@ class Hooks:
 
     def on_item_done(self, event: ItemDone) -> None:
         """An item was settled, expired, cancelled or rejected."""
+
+    def on_batch_call(self, event: BatchCall) -> None:
+        """A batch function was called over several callers' items."""
 
     def on_lease(self, event: LeaseEvent) -> None:
         """A lease was granted, released, expired or revoked."""

@@ -45,7 +45,16 @@ from ._errors import NotStartedError, WrongLoopError
 from ._grinder import WorkGrinder
 from ._manager import LeasedExecutorManager
 from ._stats import GrinderStats
-from .hooks import BatchEnd, BatchStart, Hooks, ItemDone, ItemOutcome, LeaseEvent, LeaseKind
+from .hooks import (
+    BatchCall,
+    BatchEnd,
+    BatchStart,
+    Hooks,
+    ItemDone,
+    ItemOutcome,
+    LeaseEvent,
+    LeaseKind,
+)
 
 __all__ = ["PrometheusMetrics"]
 
@@ -106,7 +115,10 @@ class _StateCollector(Collector):
             if source.manager is not None:
                 pool_stats = source.manager.stats()
                 pools.add_metric([name, "available"], pool_stats["available"])
-                pools.add_metric([name, "leased"], pool_stats["leased"])
+                # stats()["leased"] counts draining pools too (leasepool's meaning);
+                # the gauge's states partition the live pools.
+                held = pool_stats["leased"] - pool_stats["draining"]
+                pools.add_metric([name, "leased"], held)
                 pools.add_metric([name, "draining"], pool_stats["draining"])
                 live.add_metric([name], pool_stats["total"])
                 cap.add_metric([name], pool_stats["max_pools"])
@@ -207,6 +219,21 @@ class _Families:
             buckets=_BATCH_SECONDS_BUCKETS,
             registry=None,
         )
+        self.calls = Counter(
+            "batch_calls",
+            "Calls of batch functions (gristmill.batched), splits included.",
+            ["name"],
+            namespace=namespace,
+            registry=None,
+        )
+        self.items_per_call = Histogram(
+            "items_per_call",
+            "Items served by each call of a batch function.",
+            ["name"],
+            namespace=namespace,
+            buckets=_BATCH_SIZE_BUCKETS,
+            registry=None,
+        )
         self.state = _StateCollector(namespace)
         self.names: set[str] = set()
 
@@ -220,6 +247,8 @@ class _Families:
             self.batch_size,
             self.queue_wait,
             self.batch_seconds,
+            self.calls,
+            self.items_per_call,
             self.state,
         )
         try:
@@ -317,6 +346,8 @@ class PrometheusMetrics(Hooks):
         self._batch_size = families.batch_size.labels(name)
         self._queue_wait = families.queue_wait.labels(name)
         self._batch_seconds = families.batch_seconds.labels(name)
+        self._calls = families.calls.labels(name)
+        self._items_per_call = families.items_per_call.labels(name)
 
     @property
     def name(self) -> str:
@@ -362,7 +393,13 @@ class PrometheusMetrics(Hooks):
                 families.items.remove(name, outcome)
             for kind in self._leases:
                 families.leases.remove(name, kind)
-            for family in (families.requeued, families.batch_size, families.queue_wait):
+            for family in (
+                families.requeued,
+                families.batch_size,
+                families.queue_wait,
+                families.calls,
+                families.items_per_call,
+            ):
                 family.remove(name)
             families.batch_seconds.remove(name)
             families.names.discard(name)
@@ -382,6 +419,11 @@ class PrometheusMetrics(Hooks):
         self._items[event.outcome].inc()
         if event.outcome != "rejected":
             self._queue_wait.observe(event.queue_wait_seconds)
+
+    def on_batch_call(self, event: BatchCall) -> None:
+        """Count a batch function's calls and observe how many items the call served."""
+        self._calls.inc(event.calls)
+        self._items_per_call.observe(event.items)
 
     def on_lease(self, event: LeaseEvent) -> None:
         """Count the lease event by kind."""

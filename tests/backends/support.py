@@ -3,9 +3,9 @@
 It implements the public :class:`gristmill.Backend` protocol only, the way a
 user's own backend would. ``events`` lists the calls in order: ``open``,
 ``opened`` once ``open`` returns, ``create:<pool>``, ``warm_up:<pool>``,
-``kill:<pool>``, ``shutdown:<pool>`` and ``close``. Gates hold ``open`` or
-``warm_up`` in their worker thread until the test sets them, so a test can act
-while ``start()`` waits there.
+``kill:<pool>``, ``shutdown:<pool>`` and ``close``. Gates hold ``open``,
+``warm_up`` or ``close`` in their worker thread until the test sets them, so a
+test can act while ``start()`` or ``stop()`` waits there.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ class RecordingBackend:
 
     payloads_cross_process = False
     can_kill_workers = True
+    supports_run_timeout = False
     accepted_options = frozenset({"tag"})
 
     def __init__(
@@ -61,6 +62,7 @@ class RecordingBackend:
         close_error: Exception | None = None,
         gate_open: bool = False,
         gate_warm_up: bool = False,
+        gate_close: bool = False,
     ) -> None:
         self.name = name
         self.events: list[str] = []
@@ -74,6 +76,10 @@ class RecordingBackend:
             self.open_gate.set()
         if not gate_warm_up:
             self.warm_up_gate.set()
+        self.close_entered = threading.Event()
+        self.close_gate = threading.Event()
+        if not gate_close:
+            self.close_gate.set()
         self._open_error = open_error
         self._create_error = create_error
         self._close_error = close_error
@@ -94,6 +100,8 @@ class RecordingBackend:
 
     def close(self) -> None:
         self.record("close")
+        self.close_entered.set()
+        self.close_gate.wait(GATE_TIMEOUT)
         if self._close_error is not None:
             raise self._close_error
 
@@ -123,3 +131,4 @@ class RecordingBackend:
         """Let every held ``open`` and ``warm_up`` go on (call it in ``finally``)."""
         self.open_gate.set()
         self.warm_up_gate.set()
+        self.close_gate.set()

@@ -31,7 +31,10 @@ def test_the_public_module_and_the_package_export_the_same_objects() -> None:
         "BackendFactory",
         "ExecutorBackend",
         "available_backends",
+        "build_executor",
+        "normalize_backend",
         "register_backend",
+        "resolve_executor_cls",
     }
 
 
@@ -113,7 +116,7 @@ def test_a_factory_that_returns_no_backend_fails_the_manager_with_type_error() -
 @pytest.mark.parametrize("name", ["fiber", "", " thread", None, 3, object()])
 def test_unknown_backends_are_refused_with_the_available_names(name: Any) -> None:
     register_backend("recording", RecordingBackend)
-    with pytest.raises(UnsupportedBackendError, match="unsupported backend") as caught:
+    with pytest.raises(UnsupportedBackendError, match="Unsupported backend") as caught:
         LeasedExecutorManager(backend=name, max_pools=1)
     message = str(caught.value)
     assert f"choose one of: {', '.join(available_backends())}," in message

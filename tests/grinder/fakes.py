@@ -156,6 +156,7 @@ class ThreadLease:
         self.name = name
         self._executor = executor
         self.released = False
+        self.retired = False
 
     @property
     def executor(self) -> Executor:
@@ -178,6 +179,7 @@ class ThreadLease:
         """Give the lease back and cancel its queued work (threads cannot be killed)."""
         if not self.released:
             self.released = True
+            self.retired = True
             self._source.active -= 1
             self._executor.shutdown(wait=False, cancel_futures=True)
 

@@ -46,7 +46,7 @@ async def test_submit_returns_the_callables_result(grinder: WorkGrinder) -> None
 
 async def test_a_non_callable_is_rejected_with_type_error(grinder: WorkGrinder) -> None:
     with pytest.raises(TypeError, match="callable"):
-        await grinder.enqueue(42)  # type: ignore[arg-type]
+        await grinder.enqueue(42)  # type: ignore[call-overload]
     assert grinder.stats()["submitted"] == 0
 
 

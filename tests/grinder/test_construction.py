@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from gristmill import LeasedExecutorManager, WorkGrinder
+from gristmill import LeasedExecutorManager, WorkGrinder, WrongTypeError
 from gristmill.testing import FakeClock
 from tests.grinder.conftest import SourceFactory
 from tests.grinder.fakes import Gate, pool_of
@@ -95,12 +95,12 @@ def test_max_batch_size_below_threshold_is_rejected(manager: LeasedExecutorManag
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("max_wait_seconds", "10"), ("lease_seconds", None), ("owner_prefix", 7)],
+    [("max_wait_seconds", "ten"), ("lease_seconds", None), ("owner_prefix", 7)],
 )
-def test_wrong_type_raises_type_error(
+def test_wrong_type_raises_wrong_type_error(
     manager: LeasedExecutorManager, field: str, value: object
 ) -> None:
-    with pytest.raises(TypeError, match=field):
+    with pytest.raises(WrongTypeError, match=field):
         WorkGrinder(executor_manager=manager, **_options(field, value))
 
 

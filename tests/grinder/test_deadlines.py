@@ -192,7 +192,7 @@ async def test_work_keeps_its_options_apart_from_the_callables_keywords(
 
 
 @pytest.mark.parametrize(
-    ("value", "error"), [(0, ValueError), (-1.0, ValueError), ("1", TypeError)]
+    ("value", "error"), [(0, ValueError), (-1.0, ValueError), ("one", TypeError)]
 )
 def test_a_bad_grinder_deadline_raises_naming_it(
     manager: LeasedExecutorManager, value: Any, error: type[Exception]

@@ -146,6 +146,7 @@ class CrashableThreadBackend:
     name = BACKEND
     payloads_cross_process = False
     can_kill_workers = False
+    supports_run_timeout = False
     accepted_options: frozenset[str] = frozenset()
 
     def open(self, options: Mapping[str, Any]) -> None:

@@ -39,6 +39,8 @@ EXTRA_KEYS = {
     "retried",
     "max_pending",
     "waiting_for_room",
+    "batch_calls",
+    "split_calls",
 }
 
 

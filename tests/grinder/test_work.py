@@ -167,10 +167,10 @@ def test_work_defaults() -> None:
         ({"deadline_seconds": float("nan")}, ValueError, "Work.deadline_seconds"),
         ({"deadline_seconds": float("inf")}, ValueError, "Work.deadline_seconds"),
         ({"deadline_seconds": True}, ValueError, "Work.deadline_seconds"),
-        ({"deadline_seconds": "1"}, TypeError, "Work.deadline_seconds"),
+        ({"deadline_seconds": "one"}, TypeError, "Work.deadline_seconds"),
         ({"run_timeout_seconds": 0}, ValueError, "Work.run_timeout_seconds"),
         ({"run_timeout_seconds": float("inf")}, ValueError, "Work.run_timeout_seconds"),
-        ({"run_timeout_seconds": "5"}, TypeError, "Work.run_timeout_seconds"),
+        ({"run_timeout_seconds": "five"}, TypeError, "Work.run_timeout_seconds"),
     ],
 )
 def test_a_bad_work_field_raises_naming_the_field(

@@ -107,11 +107,22 @@ async def test_bad_timeout_raises_value_error(manager: LeasedExecutorManager, va
     assert manager.leased_count == 0
 
 
-async def test_lease_seconds_of_wrong_type_raise_type_error(
+@pytest.mark.parametrize("value", ["ten", [10], b"10"])
+async def test_lease_seconds_of_wrong_type_raise_an_error_both_type_and_value(
+    manager: LeasedExecutorManager, value: object
+) -> None:
+    for caught in (TypeError, ValueError):  # gristmill's and leasepool's except clauses
+        with pytest.raises(caught, match="lease_seconds must be a finite number > 0"):
+            await manager.acquire(lease_seconds=value)  # type: ignore[arg-type]
+    assert manager.leased_count == 0
+
+
+async def test_lease_seconds_given_as_a_numeric_string_are_read_as_seconds(
     manager: LeasedExecutorManager,
 ) -> None:
-    with pytest.raises(TypeError, match="lease_seconds"):
-        await manager.acquire(lease_seconds="10")  # type: ignore[arg-type]
+    lease = await manager.acquire(lease_seconds="10")  # type: ignore[arg-type]
+    assert lease.lease_seconds == 10.0
+    await lease.release()
 
 
 async def test_many_concurrent_acquirers_never_exceed_max_pools(

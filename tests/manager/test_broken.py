@@ -78,3 +78,42 @@ async def test_submit_to_broken_executor_raises_and_retires(
         lease.executor.submit(int)
     await wait_until(lambda: mgr.stats()["pools_broken"] == 1, what="pool marked broken")
     assert mgr.stats()["pools_broken"] == 1
+
+
+async def test_a_failure_from_a_broken_pool_is_seen_only_after_the_pool_is_retired(
+    start_manager: StartManager,
+) -> None:
+    # leasepool regression test 6: the loop's thread blocks on result(), so the loop
+    # cannot turn in between; the manager must already show the pool retired and replaced.
+    mgr = await start_manager(
+        max_pools=1, name_prefix="brk", initializer=break_first_pool, initargs=("brk",)
+    )
+    lease = await mgr.acquire()
+    future = lease.executor.submit(int)
+    with pytest.raises(BrokenExecutor):
+        future.result(timeout=10)
+    assert (mgr.leased_count, mgr.available_count, mgr.total_count) == (0, 1, 1)
+    assert mgr.stats()["pools_broken"] == 1
+    await lease.release()  # a no-op: the broken pool is not put back
+    assert (mgr.leased_count, mgr.available_count) == (0, 1)
+    async with await mgr.acquire(wait=False) as fresh:
+        assert await pool_of_lease(fresh) == "brk-thread-2"
+
+
+async def test_an_awaited_failure_from_a_broken_pool_resumes_after_the_retirement(
+    start_manager: StartManager,
+) -> None:
+    mgr = await start_manager(
+        max_pools=1, name_prefix="brk", initializer=break_first_pool, initargs=("brk",)
+    )
+    lease = await mgr.acquire()
+    seen: list[tuple[int, int, int]] = []
+
+    async def observe_on_failure() -> None:
+        try:
+            await lease.run(int)
+        except BrokenExecutor:
+            seen.append((mgr.stats()["pools_broken"], mgr.leased_count, mgr.available_count))
+
+    await observe_on_failure()
+    assert seen == [(1, 0, 1)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import multiprocessing
 import threading
 from typing import Any
 
@@ -14,6 +15,7 @@ from gristmill import (
     LeasedExecutorManager,
     ProcessLoggingConfig,
     UnsupportedBackendError,
+    WrongTypeError,
 )
 from gristmill.testing import FakeClock
 from tests.helpers import make_manager
@@ -65,8 +67,8 @@ def test_size_rejects_non_positive_fractional_and_bool_values(field: str, value:
 
 @pytest.mark.parametrize("field", SIZES)
 @pytest.mark.parametrize("value", ["2", None, [2]])
-def test_size_of_wrong_type_raises_type_error(field: str, value: object) -> None:
-    with pytest.raises(TypeError, match=field):
+def test_size_of_wrong_type_raises_wrong_type_error(field: str, value: object) -> None:
+    with pytest.raises(WrongTypeError, match=f"{field} must be an integer > 0"):
         build(**{field: value})
 
 
@@ -87,10 +89,15 @@ def test_duration_rejects_nan_inf_negative_and_bool(field: str, value: object) -
 
 
 @pytest.mark.parametrize("field", DURATIONS)
-@pytest.mark.parametrize("value", ["5", None])
-def test_duration_of_wrong_type_raises_type_error(field: str, value: object) -> None:
-    with pytest.raises(TypeError, match=field):
+@pytest.mark.parametrize("value", ["five", None, [5]])
+def test_duration_of_wrong_type_raises_wrong_type_error(field: str, value: object) -> None:
+    with pytest.raises(WrongTypeError, match=f"{field} must be a finite number"):
         build(**{field: value})
+
+
+@pytest.mark.parametrize("field", DURATIONS)
+def test_duration_given_as_a_numeric_string_is_read_as_seconds(field: str) -> None:
+    build(**{field: "2.5"})  # leasepool read durations with float(); so does gristmill
 
 
 @pytest.mark.parametrize("field", sorted(set(DURATIONS) - ZERO_ALLOWED))
@@ -231,3 +238,13 @@ async def test_custom_logger_receives_lifecycle_events(
     messages = [r.getMessage() for r in caplog.records if r.name == "tests.custom"]
     assert any("manager started" in m for m in messages), messages
     assert any("manager stopped" in m for m in messages), messages
+
+
+def test_mp_context_is_the_non_fork_default_unless_one_is_given() -> None:
+    default = LeasedExecutorManager(backend="process", max_pools=1).mp_context
+    assert default is not None
+    assert default.get_start_method() in {"forkserver", "spawn"}
+    spawn = multiprocessing.get_context("spawn")
+    given = LeasedExecutorManager(backend="process", max_pools=1, mp_context=spawn)
+    assert given.mp_context is spawn
+    assert LeasedExecutorManager(backend="thread", max_pools=1).mp_context is None

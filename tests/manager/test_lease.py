@@ -203,3 +203,32 @@ async def test_cancelling_run_cancels_a_call_that_has_not_started(
         await blocker
         await lease.run(ran.append, "after")
     assert ran == ["after"]
+
+
+async def test_a_leased_future_cancels_and_reports_running_like_the_executors_own(
+    manager: LeasedExecutorManager, gate: threading.Event
+) -> None:
+    async with await manager.acquire() as lease:
+        started = threading.Event()
+        running = lease.executor.submit(block_on, gate, started)
+        assert await asyncio.to_thread(started.wait, GATE_TIMEOUT)
+        assert running.running()
+        assert not running.cancel()  # started: it runs to the end, as with any executor
+        gate.set()
+        result: str = await asyncio.wrap_future(running)
+        assert result.startswith("gristmill-thread")
+        assert not running.running()
+
+
+async def test_a_queued_leased_future_can_be_cancelled(
+    start_manager: StartManager, gate: threading.Event
+) -> None:
+    mgr = await start_manager(max_pools=1, workers_per_pool=1)
+    async with await mgr.acquire() as lease:
+        started = threading.Event()
+        busy = lease.executor.submit(block_on, gate, started)
+        queued = lease.executor.submit(int)
+        assert queued.cancel()
+        assert queued.cancelled()
+        gate.set()
+        await asyncio.wrap_future(busy)

@@ -570,7 +570,8 @@ class ManagerMachine(RuleBasedStateMachine):
             return
         mgr, stats = self.manager, self.manager.stats()
         assert stats["total"] <= self.max_pools, stats
-        assert stats["available"] + stats["leased"] + stats["draining"] == stats["total"], stats
+        assert stats["available"] + stats["leased"] == stats["total"], stats
+        assert len(stats["leases"]) == stats["leased"] - stats["draining"], stats
         assert (mgr.available_count, mgr.leased_count, mgr.total_count) == (
             stats["available"],
             stats["leased"],
@@ -578,7 +579,7 @@ class ManagerMachine(RuleBasedStateMachine):
         )
         assert stats["pools_created"] - stats["pools_retired"] == stats["total"], stats
         assert stats["leases_granted"] == (
-            stats["leases_released"] + stats["leases_revoked"] + stats["leased"]
+            stats["leases_released"] + stats["leases_revoked"] + len(stats["leases"])
         ), stats
         assert stats["pools_broken"] <= stats["pools_retired"], stats
 

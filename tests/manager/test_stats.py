@@ -123,10 +123,10 @@ async def test_counters_add_up_over_a_lease_lifecycle(
 def assert_books_balance(stats: ManagerStats) -> None:
     """The two invariants ManagerStats documents."""
     assert stats["pools_created"] - stats["pools_retired"] == stats["total"], stats
-    assert (
-        stats["leases_granted"]
-        == stats["leases_released"] + stats["leases_revoked"] + stats["leased"]
+    assert stats["leases_granted"] == stats["leases_released"] + stats["leases_revoked"] + len(
+        stats["leases"]
     ), stats
+    assert stats["available"] + stats["leased"] == stats["total"], stats
 
 
 def break_pool_one(prefix: str) -> None:
@@ -188,7 +188,8 @@ async def test_stats_report_waiters_and_draining(
     await wait_until(lambda: mgr.stats()["waiters"] == 1, what="a waiter")
     stats = mgr.stats()
     assert (stats["draining"], stats["waiters"], stats["total"]) == (1, 1, 1)
-    assert stats["available"] + stats["leased"] + stats["draining"] == stats["total"]
+    assert (stats["available"], stats["leased"], stats["leases"]) == (0, 1, [])
+    assert stats["available"] + stats["leased"] == stats["total"]
     gate.set()
     await work
     await (await waiting).release()

@@ -104,7 +104,7 @@ def test_a_metric_name_clash_registers_nothing(registry: CollectorRegistry) -> N
         ({"stats_timeout": -1.0}, ValueError, "stats_timeout"),
         ({"stats_timeout": float("nan")}, ValueError, "stats_timeout"),
         ({"stats_timeout": True}, ValueError, "stats_timeout"),
-        ({"stats_timeout": "1"}, TypeError, "stats_timeout"),
+        ({"stats_timeout": "one"}, TypeError, "stats_timeout"),
     ],
 )
 def test_bad_options_are_refused_and_register_nothing(

@@ -142,7 +142,7 @@ async def test_a_grinder_whose_loop_does_not_answer_in_time_is_left_out_of_the_s
     assert "did not answer within timeout=0.05" in caplog.text
 
 
-def test_a_grinder_whose_loop_is_closed_is_left_out_of_the_scrape(
+def test_a_grinder_whose_loop_shut_down_without_stop_is_scraped_as_stopped(
     metrics: PrometheusMetrics, registry: CollectorRegistry
 ) -> None:
     async def abandon_a_running_grinder() -> WorkGrinder:
@@ -161,4 +161,24 @@ def test_a_grinder_whose_loop_is_closed_is_left_out_of_the_scrape(
     thread.join(timeout=10)
     metrics.watch(grinder=abandoned[0])
 
-    assert [gauges(registry)[gauge] for gauge in GAUGES] == [None, None, None]
+    # asyncio.run cancelled the grinder's tasks: it stopped taking work, so its
+    # (empty) snapshot is readable from any thread, like any stopped grinder's.
+    assert abandoned[0].stats()["state"] == "stopped"
+    assert [gauges(registry)[gauge] for gauge in GAUGES] == [0, 0, 0]
+
+
+async def test_a_draining_pool_is_counted_once_as_draining_not_as_leased(
+    metrics: PrometheusMetrics, registry: CollectorRegistry, manager: LeasedExecutorManager
+) -> None:
+    metrics.watch(manager=manager)
+    with Gate() as gate:
+        lease = await manager.acquire()
+        work = asyncio.wrap_future(lease.executor.submit(gate.hold, 1))
+        await wait_until(lambda: gate.arrived == 1, what="job running")
+        await lease.release()
+        assert (manager.stats()["leased"], manager.stats()["draining"]) == (1, 1)
+        seen = await asyncio.to_thread(gauges, registry)
+        assert (seen["leased"], seen["draining"]) == (0, 1)
+        assert sum(seen[state] or 0 for state in POOL_STATES) == manager.stats()["total"]
+        gate.open()
+        assert await work == 1

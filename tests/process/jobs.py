@@ -17,6 +17,8 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from gristmill import batched
+
 PARENT_MARK = "as imported"
 """Tests change this in the parent; a worker that was not forked never sees the change."""
 
@@ -255,3 +257,41 @@ def crash_once_file_exists(runs: str, path: str) -> None:
     while not Path(path).exists() and time.monotonic() < deadline:
         time.sleep(0.005)
     os._exit(1)
+
+
+# -- batch functions (gristmill.batched): pickled by reference, like the functions above ----
+
+
+@batched(max_batch_size=4)
+def batch_pids(items: list[int]) -> list[tuple[int, int]]:
+    """Square each item and say which worker process ran the call."""
+    pid = os.getpid()
+    return [(item * item, pid) for item in items]
+
+
+@batched(key=lambda item: item % 2)
+def batch_parity(items: list[int]) -> list[list[int]]:
+    """Return, for each item, the whole list the call received (to see who shared it)."""
+    return [list(items) for _ in items]
+
+
+@batched
+def batch_exit_on_poison(items: list[int]) -> list[int]:
+    """A call that holds the poison item -1 kills its worker process."""
+    if -1 in items:
+        os._exit(13)
+    return [item + 1 for item in items]
+
+
+@batched
+def batch_hang_on_poison(items: list[float]) -> list[float]:
+    """A call that holds a negative item hangs for 30 s (for run timeouts)."""
+    if any(item < 0 for item in items):
+        time.sleep(30)
+    return list(items)
+
+
+@batched
+def batch_unloadable_safe(items: list[object]) -> list[str]:
+    """Describe each item; an item that fails to unpickle never gets here."""
+    return [type(item).__name__ for item in items]

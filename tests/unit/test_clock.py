@@ -153,4 +153,4 @@ def test_non_finite_advance_is_rejected(seconds: float) -> None:
 
 def test_advance_rejects_non_numbers() -> None:
     with pytest.raises(TypeError, match="seconds"):
-        FakeClock().advance("1")  # type: ignore[arg-type]
+        FakeClock().advance("one")  # type: ignore[arg-type]

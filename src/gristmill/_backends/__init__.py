@@ -8,12 +8,11 @@ manager asks for them.
 
 from __future__ import annotations
 
-import enum
 import importlib.util
-import sys
 
 from .._errors import UnsupportedBackendError
 from ._base import Backend, check_options
+from ._kind import ExecutorBackend, backend_kind
 from ._registry import (
     BackendFactory,
     add_backend,
@@ -21,7 +20,8 @@ from ._registry import (
     register_backend,
     resolve_backend,
 )
-from .interpreter import InterpreterBackend, interpreter_pool_available
+from ._standard import build_executor, normalize_backend, resolve_executor_cls
+from .interpreter import InterpreterBackend, interpreter_missing
 from .process import ProcessBackend, default_mp_context
 from .thread import ThreadBackend
 
@@ -31,36 +31,14 @@ __all__ = [
     "ExecutorBackend",
     "available_backends",
     "backend_kind",
+    "build_executor",
     "check_options",
     "default_mp_context",
+    "normalize_backend",
     "register_backend",
     "resolve_backend",
+    "resolve_executor_cls",
 ]
-
-
-class ExecutorBackend(enum.StrEnum):
-    """The built-in kinds of executor pool. Plain strings work as well."""
-
-    THREAD = "thread"
-    PROCESS = "process"
-    INTERPRETER = "interpreter"
-
-
-def backend_kind(backend: Backend) -> ExecutorBackend | str:
-    """Return the :class:`ExecutorBackend` member named like ``backend``, else its name."""
-    try:
-        return ExecutorBackend(backend.name)
-    except ValueError:
-        return backend.name
-
-
-def _interpreter_missing() -> str | None:
-    if interpreter_pool_available():
-        return None
-    return (
-        "backend 'interpreter' needs Python 3.14+ (InterpreterPoolExecutor); "
-        f"this is {sys.version.split()[0]}. Use 'process' instead."
-    )
 
 
 def _loky_missing() -> str | None:
@@ -82,7 +60,7 @@ def _loky() -> Backend:
 
 add_backend(ExecutorBackend.THREAD.value, ThreadBackend)
 add_backend(ExecutorBackend.PROCESS.value, ProcessBackend)
-add_backend(ExecutorBackend.INTERPRETER.value, InterpreterBackend, missing=_interpreter_missing)
+add_backend(ExecutorBackend.INTERPRETER.value, InterpreterBackend, missing=interpreter_missing)
 add_backend("loky", _loky, missing=_loky_missing)
 
 

@@ -49,6 +49,13 @@ class Backend(Protocol):
             for that item alone.
         can_kill_workers: :meth:`kill_workers` really stops running work, so a
             revoked or broken pool does not keep burning CPU.
+        supports_run_timeout: A grinder may give items a run timeout here: the
+            executors run the ``initializer`` option in worker processes of a
+            :mod:`multiprocessing` context (``mp_context``, else the default),
+            so the manager's progress board reaches them, and
+            :meth:`kill_workers` stops an item that overruns. Only the process
+            backend says so; with ``False`` a run timeout is refused when the
+            grinder is built.
         accepted_options: The executor keywords (``LeasedExecutorManager(**kwargs)``)
             this backend takes; any other keyword is refused with ``TypeError``
             when the manager is built. ``max_workers`` is never accepted: the
@@ -58,6 +65,7 @@ class Backend(Protocol):
     name: str
     payloads_cross_process: bool
     can_kill_workers: bool
+    supports_run_timeout: bool
     accepted_options: frozenset[str]
 
     def open(self, options: Mapping[str, Any]) -> None:

@@ -147,4 +147,4 @@ def _build(name: str) -> Backend:
 
 def _unknown(backend: object) -> str:
     known = ", ".join(available_backends())
-    return f"unsupported backend {backend!r}; choose one of: {known}, or pass a Backend instance"
+    return f"Unsupported backend {backend!r}; choose one of: {known}, or pass a Backend instance"

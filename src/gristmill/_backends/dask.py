@@ -61,7 +61,6 @@ from __future__ import annotations
 import logging
 import os
 import pickle
-import time
 from collections.abc import Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
@@ -69,6 +68,7 @@ from typing import Any
 import cloudpickle
 import distributed
 
+from .._clock import monotonic
 from ._dask_executor import BrokenDaskPool, DaskPoolExecutor
 from ._dask_roster import Roster
 
@@ -100,6 +100,7 @@ class DaskBackend:
     name = "dask"
     payloads_cross_process = True
     can_kill_workers = True
+    supports_run_timeout = False
     accepted_options = frozenset({"address", "client", "cluster_options"})
 
     def __init__(self) -> None:
@@ -196,9 +197,9 @@ class DaskBackend:
             client.submit(_ready, workers=[address], allow_other_workers=False, pure=False)
             for address in executor.workers
         ]
-        deadline = time.monotonic() + WARM_UP_WAIT
+        deadline = monotonic() + WARM_UP_WAIT
         for ping in pings:
-            ping.result(timeout=max(0.0, deadline - time.monotonic()))
+            ping.result(timeout=max(0.0, deadline - monotonic()))
 
     def close(self) -> None:
         """Stop watching the cluster; close the client and cluster if the backend made them.

@@ -4,16 +4,27 @@ from __future__ import annotations
 
 import concurrent.futures
 import pickle
+import sys
 from collections.abc import Mapping
 from concurrent.futures import Executor
 from typing import Any
 
-__all__ = ["InterpreterBackend", "interpreter_pool_available"]
+__all__ = ["InterpreterBackend", "interpreter_missing", "interpreter_pool_available"]
 
 
 def interpreter_pool_available() -> bool:
     """Return whether this Python ships ``InterpreterPoolExecutor``."""
     return hasattr(concurrent.futures, "InterpreterPoolExecutor")
+
+
+def interpreter_missing() -> str | None:
+    """Say why this Python cannot run interpreter pools, or return None if it can."""
+    if interpreter_pool_available():
+        return None
+    return (
+        "backend 'interpreter' needs Python 3.14+ (InterpreterPoolExecutor); "
+        f"this is {sys.version.split()[0]}. Use 'process' instead."
+    )
 
 
 class InterpreterBackend:
@@ -22,6 +33,7 @@ class InterpreterBackend:
     name = "interpreter"
     payloads_cross_process = True
     can_kill_workers = False
+    supports_run_timeout = False
     accepted_options = frozenset({"initializer", "initargs"})
 
     def open(self, options: Mapping[str, Any]) -> None:

@@ -103,6 +103,7 @@ class LokyBackend:
     name = "loky"
     payloads_cross_process = True
     can_kill_workers = True
+    supports_run_timeout = False
     accepted_options = frozenset({"initializer", "initargs", "context", "env", "timeout"})
 
     def open(self, options: Mapping[str, Any]) -> None:

@@ -33,6 +33,7 @@ class ProcessBackend:
     name = "process"
     payloads_cross_process = True
     can_kill_workers = True
+    supports_run_timeout = True
     accepted_options = frozenset({"initializer", "initargs", "mp_context", "max_tasks_per_child"})
 
     def open(self, options: Mapping[str, Any]) -> None:

@@ -16,6 +16,7 @@ class ThreadBackend:
     name = "thread"
     payloads_cross_process = False
     can_kill_workers = False
+    supports_run_timeout = False
     accepted_options = frozenset({"initializer", "initargs"})
 
     def open(self, options: Mapping[str, Any]) -> None:

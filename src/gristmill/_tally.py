@@ -1,0 +1,126 @@
+"""What a grinder counts, and what its hooks hear: the books kept beside the engine.
+
+The engine decides what happens to items and batches; the tally records it,
+counter by counter, and tells the user's :class:`~gristmill.Hooks` (if any).
+Keeping the books here leaves the engine with scheduling alone. Owning loop
+only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+from ._job import Job
+from .hooks import BatchCall, BatchEnd, BatchStart, Hooks, ItemDone, ItemOutcome, notify
+
+__all__ = ["Tally"]
+
+
+class Tally:
+    """The lifetime counters of one grinder and its hooks.
+
+    Attributes:
+        submitted: Jobs queued.
+        completed: Jobs that returned.
+        failed: Jobs that raised, or failed for a reason of the grinder's.
+        cancelled: Jobs cancelled by their caller or by ``stop()``.
+        timed_out: Jobs failed by a deadline or a run timeout.
+        rejected: Calls refused by a full queue (never submitted).
+        retried: Times a job was queued again after its pool was lost.
+        batches: Batches started.
+        batch_calls: Calls of batch functions, each over many callers' items.
+        split_calls: The extra calls among them, made by ``on_error="split"``.
+        in_flight: Jobs handed to a batch and not yet settled.
+        observed: Whether hooks are set, so per-item events are worth building.
+    """
+
+    __slots__ = (
+        "_hooks",
+        "_logger",
+        "_time",
+        "batch_calls",
+        "batches",
+        "cancelled",
+        "completed",
+        "failed",
+        "in_flight",
+        "observed",
+        "rejected",
+        "retried",
+        "split_calls",
+        "submitted",
+        "timed_out",
+    )
+
+    def __init__(self, hooks: Hooks | None, logger: logging.Logger, time: Callable[[], float]):
+        self._hooks = hooks
+        self._logger = logger
+        self._time = time
+        self.observed = hooks is not None
+        self.submitted = self.completed = self.failed = self.cancelled = 0
+        self.timed_out = self.rejected = self.retried = self.batches = self.in_flight = 0
+        self.batch_calls = self.split_calls = 0
+
+    def left_queue(self, job: Job, outcome: ItemOutcome) -> None:
+        """Count one job settled without running: cancelled, expired, or failed by a crash."""
+        if outcome == "cancelled":
+            self.cancelled += 1
+        elif outcome == "timed_out":
+            self.timed_out += 1
+        else:
+            self.failed += 1
+        if self._hooks is not None:
+            self.item_done(self._time() - job.enqueued_at, outcome)
+
+    def reject(self) -> None:
+        """Count a call refused by a full queue (``overflow="reject"``)."""
+        self.rejected += 1
+        if self._hooks is not None:
+            self.item_done(0.0, "rejected")
+
+    def settled(self, count: int, *, completed: int, failed: int, timed_out: bool) -> None:
+        """Count ``count`` jobs of a batch settled: the rest of them were cancelled.
+
+        ``timed_out``: the failures are the grinder's own run timeouts.
+        """
+        self.in_flight -= count
+        self.completed += completed
+        if timed_out:
+            self.timed_out += failed
+        else:
+            self.failed += failed
+        self.cancelled += count - completed - failed
+
+    def item_done(self, waited: float, outcome: ItemOutcome) -> None:
+        """Tell the hooks that an item settled, ``waited`` seconds after it was queued."""
+        if self._hooks is not None:
+            notify(self._hooks.on_item_done, ItemDone(outcome, waited), self._logger)
+
+    def batch_started(self, owner: str, jobs: Sequence[Job]) -> None:
+        """Count a batch handed to a lease, and announce it."""
+        self.batches += 1
+        self.in_flight += len(jobs)
+        if self._logger.isEnabledFor(logging.DEBUG):
+            self._logger.debug("batch start owner=%s items=%d", owner, len(jobs))
+        if self._hooks is not None:
+            waited = self._time() - min(job.enqueued_at for job in jobs)
+            notify(self._hooks.on_batch_start, BatchStart(owner, len(jobs), waited), self._logger)
+
+    def batch_ended(self, owner: str, size: int, started: float, requeued: int) -> None:
+        """Announce that a batch that began at ``started`` has settled or handed items back."""
+        if self._hooks is not None:
+            event = BatchEnd(owner, size, self._time() - started, requeued)
+            notify(self._hooks.on_batch_end, event, self._logger)
+
+    def called(self, function: str, *, items: int, calls: int) -> None:
+        """Count a batch function's ``calls`` over ``items`` items (1 plus any splits)."""
+        self.batch_calls += calls
+        self.split_calls += calls - 1
+        if self._hooks is not None:
+            notify(self._hooks.on_batch_call, BatchCall(function, items, calls), self._logger)
+
+    def requeued(self, count: int) -> None:
+        """Count ``count`` jobs of a lost chunk going back to the queue."""
+        self.in_flight -= count
+        self.retried += count
