@@ -1,7 +1,8 @@
-"""The pickled form of a chunk on its way to a process worker, and of its outcomes on the way back.
+"""The pickled form of a chunk's calls on their way to a process worker.
 
 One bad item must not spoil its chunk, so a chunk does not travel as one
-pickle, which fails as a whole when any part of it will not unpickle::
+pickle of its calls, which fails as a whole when any part of it will not
+unpickle (the outcomes' way back is in :mod:`gristmill._worker`)::
 
     parent: encode_calls
       ├─ each distinct function, and each distinct argument that is not plain
@@ -13,43 +14,37 @@ pickle, which fails as a whole when any part of it will not unpickle::
       ├─ each object is unpickled on its own; one that will not unpickle fails
       │  the items that use it with an UnpicklableError naming it
       └─ the calls are rebuilt around the objects
-    worker: encode_outcomes ── a result or exception that will not pickle, or will
-       │                       not unpickle again, fails its own item
-       ▼
-    parent: decode_outcomes ── re-attaches each worker traceback as a RemoteTraceback
 
 Plain data (``None``, bools, ints, floats, complex numbers, strings, bytes)
-unpickles anywhere, so the common chunk, many calls of one function on plain
-arguments, still costs one pickle of the calls and one of the function. An
-object passed to several items of a chunk is pickled once, and those items
-share one copy of it in the worker. Pure functions; the worker side runs in
-pool workers, the parent side on the owning loop.
-
-What still fails a whole chunk: outcomes that unpickle in the worker (where
-they are checked) but not in the parent, such as a result whose class only
-the worker can import.
+unpickles anywhere. The common chunk, many calls of one function on plain
+positional arguments, is recognised in a few passes at C speed and travels as
+two pickles: the function, and the list of argument tuples. An object passed
+to several items of a chunk is pickled once, and those items share one copy
+of it in the worker. Found by identity and type, never by hash or equality, so
+no user code runs on the loop but a ``__reduce__`` (and an argument tuple's
+``__iter__``), whose failure is its item's own. Pure functions; the worker side
+runs in pool workers, the parent side on the owning loop.
 """
 
 from __future__ import annotations
 
-import contextlib
 import pickle
-import traceback
 from collections.abc import Callable, Sequence
+from itertools import chain
 from typing import Any, NoReturn
 
-from ._errors import RemoteTraceback, UnpicklableError
+from ._errors import UnpicklableError
 from ._naming import describe, error_text, name_of, repr_of
 
 __all__ = [
+    "PROTOCOL",
     "Call",
     "Dumps",
     "Outcome",
     "Payload",
     "decode_calls",
-    "decode_outcomes",
     "encode_calls",
-    "encode_outcomes",
+    "unpicklable",
 ]
 
 Call = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any] | None]
@@ -62,15 +57,22 @@ Where = int | str | None
 Entry = tuple[int, tuple[Any, ...], dict[str, Any] | None, tuple[tuple[Where, int], ...]]
 """One call on the wire: its function's index, its plain arguments, and where the objects go."""
 
-Payload = tuple[list[tuple[bytes, str]], bytes]
-"""``(objects, calls)``: each object's pickle and what it is; the pickled list of entries."""
+Payload = tuple[list[tuple[bytes, str]], bytes, bool]
+"""``(objects, calls, uniform)``: each object's pickle and what it is, then the calls.
 
-_PROTOCOL = pickle.HIGHEST_PROTOCOL
+``uniform``: every call is of ``objects[0]`` on plain positional arguments
+alone, and ``calls`` is the pickled list of their argument tuples. Otherwise
+``calls`` is the pickled list of :data:`Entry`.
+"""
+
+PROTOCOL = pickle.HIGHEST_PROTOCOL
 _PLAIN = frozenset(map(id, (type(None), bool, int, float, complex, str, bytes)))
 """Ids of the types whose exact instances travel inline: they unpickle anywhere.
 
 Ids, so that the check never hashes a type (whose metaclass could be anyone's).
 """
+
+_TUPLE = frozenset({id(tuple)})
 
 _FUNCTION_HINT = (
     "submit a function defined at the top level of a module "
@@ -88,15 +90,10 @@ _IMPORT_HINT = (
     "submit a function that the worker process can import: defined at the top level of "
     "a module the worker can import"
 )
-_RESULT_HINT = "return picklable data (plain values, or instances of top-level classes)"
-_EXCEPTION_HINT = (
-    "raise an exception that pickles: pass every __init__ argument on to "
-    "super().__init__() and keep its attributes picklable"
-)
 
 
 def _dumps(obj: Any) -> bytes:
-    return pickle.dumps(obj, _PROTOCOL)
+    return pickle.dumps(obj, PROTOCOL)
 
 
 class _Refused(Exception):
@@ -126,6 +123,8 @@ class _Encoder:
         fn_index = self._ref(fn)
         if fn_index < 0:
             raise self._refusal(fn, f"the function {name_of(fn)}", _FUNCTION_HINT)
+        if type(args) is not tuple:  # Work(args=a_namedtuple): the call sees the same values
+            args = tuple(args)
         refs: list[tuple[Where, int]] = []
         plain = _PLAIN
         if not all(id(type(arg)) in plain for arg in args):
@@ -148,8 +147,8 @@ class _Encoder:
     ) -> dict[str, Any] | None:
         """Return the inline keywords, adding a ref for each that travels as an object."""
         plain = _PLAIN
-        if not all(type(key) is str for key in kwargs):  # str subclasses travel as objects
-            index = self._ref(kwargs)
+        if type(kwargs) is not dict or not all(type(key) is str for key in kwargs):
+            index = self._ref(kwargs)  # str subclass keys: the whole mapping travels as one
             if index < 0:
                 raise self._refusal(kwargs, "the keyword arguments", _SEND_HINT)
             refs.append((None, index))
@@ -186,7 +185,7 @@ class _Encoder:
         return index
 
     def _refusal(self, obj: object, subject: str, hint: str) -> _Refused:
-        return _Refused(_unpicklable(subject, self._refused[id(obj)], hint))
+        return _Refused(unpicklable(subject, self._refused[id(obj)], hint))
 
 
 def encode_calls(
@@ -198,6 +197,13 @@ def encode_calls(
         The payload for the calls that pickle, and ``(index, error)`` for each
         call that does not; those are left out of the payload.
     """
+    arguments = _uniform_arguments(calls)
+    if arguments is not None:  # the common chunk: one function, plain arguments
+        fn = calls[0][0]
+        try:
+            return ([(dumps(fn), describe(fn))], dumps(arguments), True), []
+        except BaseException:  # the function will not pickle: the general path names it
+            pass
     encoder = _Encoder(dumps)
     known = encoder.known
     plain = _PLAIN
@@ -206,24 +212,44 @@ def encode_calls(
     for index, call in enumerate(calls):
         fn, args, kwargs = call
         fn_index = known.get(id(fn))
-        if fn_index is not None and not kwargs:  # the common case, inline: a known function
-            for arg in args:
+        if fn_index is not None and not kwargs and type(args) is tuple:  # inline: a known
+            for arg in args:  # function on plain arguments
                 if id(type(arg)) not in plain:
                     break
-            else:  # ... on plain arguments
+            else:
                 entries.append((fn_index, args, None, ()))
                 continue
         try:
             entries.append(encoder.entry(call))
         except _Refused as refused:
             bad.append((index, refused.error))
+        except BaseException as problem:  # its own code failed (a tuple subclass's __iter__)
+            bad.append((index, unpicklable("the call", problem, _SEND_HINT)))
     try:
-        return (encoder.objects, dumps(entries)), bad
+        return (encoder.objects, dumps(entries), False), bad
     except Exception as problem:  # plain data always pickles; a broken ``dumps`` does not
-        error = _unpicklable("the chunk of calls", problem, _SEND_HINT)
+        error = unpicklable("the chunk of calls", problem, _SEND_HINT)
         left_out = {index for index, _ in bad}
         good = [(index, error) for index in range(len(calls)) if index not in left_out]
-        return ([], dumps([])), sorted([*bad, *good], key=_first)
+        return ([], dumps([]), False), sorted([*bad, *good], key=_first)
+
+
+def _uniform_arguments(calls: Sequence[Call]) -> list[tuple[Any, ...]] | None:
+    """The calls' argument tuples, if all call one function on plain positional arguments.
+
+    Checked in a few passes at C speed, by identity and by type, so that no
+    user code runs (no ``__hash__``, no ``__iter__`` of a tuple subclass).
+    """
+    if not calls:
+        return None
+    fns, arguments, keywords = zip(*calls, strict=True)
+    if len(set(map(id, fns))) != 1 or any(keywords):
+        return None
+    if not set(map(id, map(type, arguments))) <= _TUPLE:
+        return None
+    if not set(map(id, map(type, chain.from_iterable(arguments)))) <= _PLAIN:
+        return None
+    return list(arguments)
 
 
 def _first(pair: tuple[int, BaseException]) -> int:
@@ -249,15 +275,20 @@ def decode_calls(payload: Payload) -> list[Call]:
         UnpicklableError: the list of calls itself does not unpickle (only
             plain data is in it, so only a worker out of memory gets here).
     """
-    objects, blob = payload
+    objects, blob, uniform = payload
     loaded: list[Any] = [_load(data) for data, _ in objects]
     try:
-        entries: list[Entry] = pickle.loads(blob)
+        entries: list[Any] = pickle.loads(blob)
     except BaseException as problem:
         raise UnpicklableError(
             "the calls of this chunk cannot be unpickled in the worker "
             f"({error_text(problem)}); use a thread pool if this persists"
         ) from problem
+    if uniform:
+        fn = loaded[0]
+        if type(fn) is _Broken:
+            return [_broken_function(objects[0][1], fn.problem) for _ in entries]
+        return [(fn, args, None) for args in entries]
     if any(type(value) is _Broken for value in loaded):
         return [_rebuild(entry, loaded, objects) for entry in entries]
     return [  # the common case, inline: every object unpickled
@@ -278,7 +309,7 @@ def _rebuild(entry: Entry, loaded: list[Any], objects: list[tuple[bytes, str]]) 
     fn_index, args, kwargs, refs = entry
     fn = loaded[fn_index]
     if type(fn) is _Broken:
-        return _failing(f"the callable ({objects[fn_index][1]})", fn.problem, _IMPORT_HINT)
+        return _broken_function(objects[fn_index][1], fn.problem)
     if refs:
         values = list(args)
         for where, index in refs:
@@ -293,6 +324,10 @@ def _rebuild(entry: Entry, loaded: list[Any], objects: list[tuple[bytes, str]]) 
                 kwargs[where] = value
         args = tuple(values)
     return fn, args, kwargs
+
+
+def _broken_function(noun: str, problem: BaseException) -> Call:
+    return _failing(f"the callable ({noun})", problem, _IMPORT_HINT)
 
 
 def _subject(where: Where, noun: str) -> str:
@@ -317,86 +352,8 @@ def _raise(error: BaseException) -> NoReturn:
     raise error
 
 
-def encode_outcomes(outcomes: Sequence[Outcome]) -> bytes:
-    """Worker side: pickle the outcomes; one that will not make the trip fails alone.
-
-    Each exception travels with its formatted traceback. The pickle is
-    unpickled once here, since some objects pickle but refuse to unpickle (an
-    exception whose ``__init__`` takes extra arguments).
-    """
-    wire = [
-        outcome if outcome[0] else (False, outcome[1], format_exception(outcome[1]))
-        for outcome in outcomes
-    ]
-    try:
-        blob = pickle.dumps(wire, _PROTOCOL)
-        pickle.loads(blob)
-    except BaseException:  # the items' own code (a __reduce__, a reconstructor) failed
-        blob = pickle.dumps([_portable(entry) for entry in wire], _PROTOCOL)
-    return blob
-
-
-def decode_outcomes(blob: bytes) -> list[Outcome]:
-    """Unpickle a worker's outcomes, re-attaching each remote traceback.
-
-    Every failure comes back as an exception a future can carry.
-
-    Raises:
-        UnpicklableError: the outcomes unpickled in the worker but not here
-            (for example a result whose class only the worker can import).
-    """
-    try:
-        wire = pickle.loads(blob)
-    except BaseException as problem:
-        raise UnpicklableError(
-            "the results of this chunk cannot be unpickled in the parent "
-            f"({error_text(problem)}); return data whose classes the parent can import"
-        ) from problem
-    return [entry if entry[0] else _failure(entry[1], entry[2]) for entry in wire]
-
-
-def _failure(exc: object, text: str) -> Outcome:
-    """The outcome for a worker exception that unpickled as ``exc``."""
-    if not issubclass(type(exc), BaseException) or issubclass(type(exc), StopIteration):
-        # Only a hostile __reduce__ rebuilds an exception as something else.
-        error: BaseException = UnpicklableError(
-            f"the exception of this item came back from the worker as {describe(exc)}, "
-            f"which a future cannot carry; {_EXCEPTION_HINT}"
-        )
-    else:
-        assert isinstance(exc, BaseException)
-        error = exc
-    if text:
-        # A class that guards its __cause__ keeps its own.
-        with contextlib.suppress(BaseException):
-            error.__cause__ = RemoteTraceback(text)
-    return False, error
-
-
-def format_exception(exc: BaseException) -> str:
-    """The traceback of ``exc`` as the text of a :class:`RemoteTraceback`."""
-    try:
-        text = "".join(traceback.format_exception(exc))
-    except BaseException:  # the message must not fail because of what it describes
-        text = f"{error_text(exc)} (its traceback could not be formatted)\n"
-    return '\n"""\n' + text + '"""'
-
-
-def _portable(entry: tuple[Any, ...]) -> tuple[Any, ...]:
-    """Return ``entry`` if it survives a pickle round trip, else a failure naming the culprit."""
-    try:
-        pickle.loads(pickle.dumps(entry, _PROTOCOL))
-    except BaseException as problem:  # the item's own code failed
-        value = entry[1]
-        if entry[0]:
-            subject = f"the result ({describe(value)})"
-            return (False, _unpicklable(subject, problem, _RESULT_HINT), "")
-        subject = f"the exception ({describe(value)})"
-        return (False, _unpicklable(subject, problem, _EXCEPTION_HINT), entry[2])
-    return entry
-
-
-def _unpicklable(subject: str, problem: BaseException, hint: str) -> UnpicklableError:
+def unpicklable(subject: str, problem: BaseException, hint: str) -> UnpicklableError:
+    """The error for ``subject``, which will not pickle (``problem`` is what pickle raised)."""
     return UnpicklableError(
         f"{subject} cannot be pickled to cross the process boundary ({error_text(problem)}); {hint}"
     )

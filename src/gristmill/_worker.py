@@ -17,29 +17,25 @@ from spoiling the rest)::
     parent: decode_outcomes ── re-attach each worker traceback as a RemoteTraceback
 
 A worker exception keeps its traceback as a :class:`RemoteTraceback`
-``__cause__``, the way ``ProcessPoolExecutor`` does.
+``__cause__``, the way ``ProcessPoolExecutor`` does. What still fails a whole
+chunk: outcomes that unpickle in the worker (where they are checked) but not
+in the parent, such as a result whose class only the worker can import.
 """
 
 from __future__ import annotations
 
+import contextlib
+import pickle
+import traceback
 from collections.abc import Callable, Sequence
 from types import CoroutineType
 from typing import Any, cast
 
 from ._batched import BatchFunction, call_batch
 from ._errors import RemoteTraceback, UnpicklableError
-from ._naming import name_of
+from ._naming import describe, error_text, name_of
 from ._progress import tracker
-from ._wire import (
-    Call,
-    Dumps,
-    Outcome,
-    Payload,
-    decode_calls,
-    decode_outcomes,
-    encode_calls,
-    encode_outcomes,
-)
+from ._wire import PROTOCOL, Call, Dumps, Outcome, Payload, decode_calls, encode_calls, unpicklable
 
 CallResult = tuple[list[Outcome], int]
 """Each item's outcome from one call of a batch function, and the calls it took."""
@@ -59,6 +55,12 @@ __all__ = [
     "run_pickled_call",
     "stop_iteration_error",
 ]
+
+_RESULT_HINT = "return picklable data (plain values, or instances of top-level classes)"
+_EXCEPTION_HINT = (
+    "raise an exception that pickles: pass every __init__ argument on to "
+    "super().__init__() and keep its attributes picklable"
+)
 
 
 def call_each(calls: Sequence[Call], post: Callable[[int], None] | None = None) -> list[Outcome]:
@@ -144,6 +146,85 @@ def run_pickled_call(payload: Payload, slot: int = -1) -> tuple[bytes, int]:
     if post is not None:
         post(len(calls))
     return encode_outcomes(outcomes), made
+
+
+def encode_outcomes(outcomes: Sequence[Outcome]) -> bytes:
+    """Worker side: pickle the outcomes; one that will not make the trip fails alone.
+
+    Each exception travels with its formatted traceback. The pickle is
+    unpickled once here, since some objects pickle but refuse to unpickle (an
+    exception whose ``__init__`` takes extra arguments).
+    """
+    wire = [
+        outcome if outcome[0] else (False, outcome[1], _remote_text(outcome[1]))
+        for outcome in outcomes
+    ]
+    try:
+        blob = pickle.dumps(wire, PROTOCOL)
+        pickle.loads(blob)
+    except BaseException:  # the items' own code (a __reduce__, a reconstructor) failed
+        blob = pickle.dumps([_portable(entry) for entry in wire], PROTOCOL)
+    return blob
+
+
+def decode_outcomes(blob: bytes) -> list[Outcome]:
+    """Unpickle a worker's outcomes, re-attaching each remote traceback.
+
+    Every failure comes back as an exception a future can carry.
+
+    Raises:
+        UnpicklableError: the outcomes unpickled in the worker but not here
+            (for example a result whose class only the worker can import).
+    """
+    try:
+        wire = pickle.loads(blob)
+    except BaseException as problem:
+        raise UnpicklableError(
+            "the results of this chunk cannot be unpickled in the parent "
+            f"({error_text(problem)}); return data whose classes the parent can import"
+        ) from problem
+    return [entry if entry[0] else _failure(entry[1], entry[2]) for entry in wire]
+
+
+def _failure(exc: object, text: str) -> Outcome:
+    """The outcome for a worker exception that unpickled as ``exc``."""
+    if not issubclass(type(exc), BaseException) or issubclass(type(exc), StopIteration):
+        # Only a hostile __reduce__ rebuilds an exception as something else.
+        error: BaseException = UnpicklableError(
+            f"the exception of this item came back from the worker as {describe(exc)}, "
+            f"which a future cannot carry; {_EXCEPTION_HINT}"
+        )
+    else:
+        assert isinstance(exc, BaseException)
+        error = exc
+    if text:
+        # A class that guards its __cause__ keeps its own.
+        with contextlib.suppress(BaseException):
+            error.__cause__ = RemoteTraceback(text)
+    return False, error
+
+
+def _remote_text(exc: BaseException) -> str:
+    """The traceback of ``exc`` as the text of a :class:`RemoteTraceback`."""
+    try:
+        text = "".join(traceback.format_exception(exc))
+    except BaseException:  # the message must not fail because of what it describes
+        text = f"{error_text(exc)} (its traceback could not be formatted)\n"
+    return '\n"""\n' + text + '"""'
+
+
+def _portable(entry: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Return ``entry`` if it survives a pickle round trip, else a failure naming the culprit."""
+    try:
+        pickle.loads(pickle.dumps(entry, PROTOCOL))
+    except BaseException as problem:  # the item's own code failed
+        value = entry[1]
+        if entry[0]:
+            subject = f"the result ({describe(value)})"
+            return (False, unpicklable(subject, problem, _RESULT_HINT), "")
+        subject = f"the exception ({describe(value)})"
+        return (False, unpicklable(subject, problem, _EXCEPTION_HINT), entry[2])
+    return entry
 
 
 def stop_iteration_error(fn: Callable[..., Any], exc: StopIteration) -> RuntimeError:

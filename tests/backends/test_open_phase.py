@@ -15,7 +15,7 @@ import pytest
 from gristmill import LeasedExecutorManager, NotStartedError
 from gristmill.testing import FakeClock
 from tests.backends.support import RecordingBackend
-from tests.helpers import make_manager
+from tests.helpers import make_manager, stays, wait_until
 
 
 @dataclass
@@ -68,9 +68,9 @@ async def test_stop_during_open_makes_start_raise_and_closes_after_open_returns(
     opening: Opening,
 ) -> None:
     stopping = asyncio.create_task(opening.manager.stop())
-    await asyncio.sleep(0)
-    assert opening.manager.stats()["state"] == "stopping"
-    assert not stopping.done()  # close() waits for the open() still running
+    await wait_until(lambda: opening.manager.stats()["state"] == "stopping", what="stopping")
+    # close() waits for the open() still running.
+    await stays(lambda: not stopping.done(), what="stop() waiting for open()")
     opening.backend.open_gate.set()
     await stopping
     with pytest.raises(NotStartedError, match="stopped while start\\(\\) was opening"):
@@ -83,7 +83,8 @@ async def test_a_start_cancelled_during_open_closes_once_open_has_finished(
     opening: Opening,
 ) -> None:
     opening.starting.cancel()
-    await asyncio.sleep(0)  # the rollback's stop() now waits for open() in close()
+    # The rollback's stop() then waits for open() in close().
+    await wait_until(lambda: opening.manager.stats()["state"] == "stopping", what="rollback")
     assert opening.backend.events == ["open"]
     opening.backend.open_gate.set()
     with pytest.raises(asyncio.CancelledError):

@@ -18,6 +18,8 @@ from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
+from tests.helpers import has_begun, wait_until
+
 if TYPE_CHECKING:
     from gristmill import WorkGrinder
     from gristmill.testing import FakeClock
@@ -29,6 +31,7 @@ __all__ = [
     "Gate",
     "ThreadLease",
     "ThreadLeaseSource",
+    "batch_launched",
     "loop_turns",
     "pool_of",
     "stop_as_drawn",
@@ -46,10 +49,24 @@ def pool_of(thread_name: str) -> str:
     return thread_name.rsplit("_", 1)[0]
 
 
-async def loop_turns(count: int = 5) -> None:
-    """Let the event loop run ``count`` iterations so ready callbacks can act."""
+async def loop_turns(count: int) -> None:
+    """Let the event loop run ``count`` iterations: a drawn step of a property test.
+
+    Only the property tests use it, to let Hypothesis choose how far the
+    tasks get between two operations. A test that waits for something uses
+    ``wait_until``; one that checks something does not happen uses ``stays``.
+    """
     for _ in range(count):
         await asyncio.sleep(0)
+
+
+async def batch_launched(grinder: WorkGrinder, count: int = 1) -> None:
+    """Return on the loop turn that ``count`` batches run, before a new batch task's first step."""
+    await wait_until(
+        lambda: grinder.stats()["running_batches"] == count,
+        what=f"{count} batch(es) launched",
+        every_turn=True,
+    )
 
 
 ENDINGS = ("drain", "cancel", "timeout")
@@ -65,7 +82,7 @@ async def stop_as_drawn(grinder: WorkGrinder, clock: FakeClock, gate: Gate, endi
         await asyncio.wait_for(grinder.stop(cancel_pending=True), 10)
     else:
         stopping = asyncio.create_task(grinder.stop(timeout=30.0))
-        await loop_turns()
+        await wait_until(lambda: has_begun(stopping), what="stop() armed its timeout")
         clock.advance(30.0)
         await asyncio.wait_for(stopping, 10)
 

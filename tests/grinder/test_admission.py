@@ -17,7 +17,7 @@ from gristmill import (
 )
 from gristmill.testing import FakeClock
 from tests.grinder.conftest import GrinderFactory
-from tests.grinder.fakes import GATE_TIMEOUT, Gate, loop_turns
+from tests.grinder.fakes import GATE_TIMEOUT, Gate
 from tests.helpers import wait_until
 
 
@@ -37,7 +37,7 @@ async def test_enqueue_waits_for_room_and_joins_once_a_queued_job_leaves(
     grinder = await make_grinder(max_pending=2)
     queued = await fill(grinder, 2)
     waiter = waiting_enqueue(grinder, -7)
-    await loop_turns()
+    await wait_until(lambda: grinder.stats()["waiting_for_room"] == 1, what="1 waiting")
     assert not waiter.done()
     stats = grinder.stats()
     assert (stats["pending"], stats["waiting_for_room"]) == (2, 1)
@@ -53,11 +53,10 @@ async def test_waiters_get_room_in_arrival_order(make_grinder: GrinderFactory) -
     grinder = await make_grinder(max_pending=3)
     queued = await fill(grinder, 3)
     waiters = [waiting_enqueue(grinder, i) for i in range(3)]
-    await loop_turns()
-    assert grinder.stats()["waiting_for_room"] == 3
+    await wait_until(lambda: grinder.stats()["waiting_for_room"] == 3, what="3 waiting")
     for freed in range(3):
         assert queued[freed].cancel()
-        await loop_turns()
+        await wait_until(waiters[freed].done, what=f"waiter {freed} admitted")
         assert [waiter.done() for waiter in waiters] == [i <= freed for i in range(3)]
         assert grinder.stats()["pending"] == 3
     await grinder.stop()
@@ -70,13 +69,12 @@ async def test_room_handed_to_a_waiter_is_kept_for_it_against_a_newcomer(
     grinder = await make_grinder(max_pending=2)
     queued = await fill(grinder, 2)
     waiter = waiting_enqueue(grinder, -1)
-    await loop_turns()
+    await wait_until(lambda: grinder.stats()["waiting_for_room"] == 1, what="1 waiting")
     # The newcomer's first step runs before the woken waiter resumes: it must
     # not take the room that was handed to the waiter.
     newcomer = waiting_enqueue(grinder, -2)
     assert queued[0].cancel()
-    await loop_turns()
-    assert waiter.done()
+    await wait_until(waiter.done, what="the waiter admitted")
     assert not newcomer.done()
     stats = grinder.stats()
     assert (stats["pending"], stats["waiting_for_room"]) == (2, 1)
@@ -91,12 +89,11 @@ async def test_a_waiter_cancelled_after_being_handed_room_passes_it_on(
     grinder = await make_grinder(max_pending=2)
     queued = await fill(grinder, 2)
     first, second = waiting_enqueue(grinder, -1), waiting_enqueue(grinder, -2)
-    await loop_turns()
+    await wait_until(lambda: grinder.stats()["waiting_for_room"] == 2, what="2 waiting")
     assert queued[0].cancel()  # hands the room to ``first``...
     first.cancel()  # ...which leaves before it resumes
-    await loop_turns()
+    await wait_until(second.done, what="the room passed on")
     assert first.cancelled()
-    assert second.done()
     stats = grinder.stats()
     assert (stats["pending"], stats["waiting_for_room"], stats["submitted"]) == (2, 0, 3)
     await grinder.stop()
@@ -109,10 +106,9 @@ async def test_a_waiter_cancelled_while_waiting_leaves_the_line(
     grinder = await make_grinder(max_pending=1)
     queued = await fill(grinder, 1)
     first, second = waiting_enqueue(grinder, -1), waiting_enqueue(grinder, -2)
-    await loop_turns()
+    await wait_until(lambda: grinder.stats()["waiting_for_room"] == 2, what="2 waiting")
     first.cancel()
-    await loop_turns()
-    assert grinder.stats()["waiting_for_room"] == 1
+    await wait_until(lambda: grinder.stats()["waiting_for_room"] == 1, what="1 waiting")
     assert queued[0].cancel()
     await asyncio.wait_for(second, 10)
     assert first.cancelled()
@@ -123,8 +119,7 @@ async def test_submit_waits_for_room_too(make_grinder: GrinderFactory, clock: Fa
     grinder = await make_grinder(max_pending=2)
     queued = await fill(grinder, 2)
     submitted = asyncio.create_task(grinder.submit(abs, -5))
-    await loop_turns()
-    assert grinder.stats()["waiting_for_room"] == 1
+    await wait_until(lambda: grinder.stats()["waiting_for_room"] == 1, what="1 waiting")
     clock.advance(10.0)  # the queued jobs are cut into a batch: room frees up
     assert await asyncio.wait_for(asyncio.gather(*queued), 10) == [0, 1]
     clock.advance(10.0)
@@ -151,7 +146,7 @@ async def test_waiters_fail_with_not_started_error_when_the_grinder_stops(
     grinder = await make_grinder(max_pending=2)
     queued = await fill(grinder, 2)
     waiters = [waiting_enqueue(grinder, i) for i in range(2)]
-    await loop_turns()
+    await wait_until(lambda: grinder.stats()["waiting_for_room"] == 2, what="2 waiting")
     await asyncio.wait_for(grinder.stop(), 10)
     for waiter in waiters:
         with pytest.raises(NotStartedError, match="waited for room"):

@@ -9,8 +9,7 @@ import asyncio
 
 from gristmill import LeasedExecutorManager, WorkGrinder
 from gristmill.testing import FakeClock
-from tests.grinder.fakes import loop_turns
-from tests.helpers import wait_until
+from tests.helpers import stays, wait_until
 
 
 def _advance_to(clock: FakeClock, when: float) -> None:
@@ -23,11 +22,15 @@ async def test_nothing_runs_before_max_wait_and_the_batch_runs_at_10_s(
     ran: list[int] = []
     future = await grinder.enqueue(ran.append, 1)
     _advance_to(clock, 9.99)
-    await loop_turns()
+    await stays(
+        lambda: (
+            not future.done()
+            and grinder.stats()["batches"] == 0
+            and manager.stats()["leases_granted"] == 0
+        ),
+        what="no batch before the max wait",
+    )
     assert ran == []
-    assert not future.done()
-    assert grinder.stats()["batches"] == 0
-    assert manager.stats()["leases_granted"] == 0
 
     _advance_to(clock, 10.0)
     await asyncio.wait_for(future, 10)
@@ -39,7 +42,7 @@ async def test_threshold_dispatches_at_once_without_advancing_the_clock(
     grinder: WorkGrinder, clock: FakeClock
 ) -> None:
     futures = [await grinder.enqueue(pow, i, 2) for i in range(3)]
-    await loop_turns()
+    await stays(lambda: grinder.stats()["batches"] == 0, what="no batch below the threshold")
     assert not any(future.done() for future in futures)
     futures.append(await grinder.enqueue(pow, 3, 2))
     assert await asyncio.wait_for(asyncio.gather(*futures), 10) == [0, 1, 4, 9]
@@ -54,8 +57,7 @@ async def test_max_wait_timer_follows_the_oldest_pending_job(
     _advance_to(clock, 6.0)
     newer = await grinder.enqueue(str, "newer")
     _advance_to(clock, 9.99)
-    await loop_turns()
-    assert not oldest.done()
+    await stays(lambda: not oldest.done(), what="the oldest job waiting")
     _advance_to(clock, 10.0)
     await asyncio.wait_for(asyncio.gather(oldest, newer), 10)
     assert (oldest.result(), newer.result()) == ("oldest", "newer")
@@ -70,12 +72,10 @@ async def test_cancelling_the_oldest_hands_the_timer_to_the_next_oldest(
     newer = await grinder.enqueue(str, "newer")
     oldest.cancel()
     _advance_to(clock, 10.0)
-    await loop_turns()
-    assert not newer.done()
+    await stays(lambda: not newer.done(), what="the newer job waiting")
     assert grinder.stats()["oldest_wait_seconds"] == 4.0
     _advance_to(clock, 15.99)
-    await loop_turns()
-    assert not newer.done()
+    await stays(lambda: not newer.done(), what="the newer job waiting")
     _advance_to(clock, 16.0)
     assert await asyncio.wait_for(newer, 10) == "newer"
 
@@ -89,8 +89,7 @@ async def test_a_new_job_after_a_batch_waits_its_own_full_max_wait(
     _advance_to(clock, 15.0)
     second = await grinder.enqueue(str, "second")
     _advance_to(clock, 24.99)
-    await loop_turns()
-    assert not second.done()
+    await stays(lambda: not second.done(), what="the second job waiting")
     _advance_to(clock, 25.0)
     assert await asyncio.wait_for(second, 10) == "second"
 
@@ -98,11 +97,9 @@ async def test_a_new_job_after_a_batch_waits_its_own_full_max_wait(
 async def test_threshold_counts_only_live_jobs(grinder: WorkGrinder) -> None:
     futures = [await grinder.enqueue(abs, -i) for i in range(3)]
     futures[0].cancel()
-    await asyncio.sleep(0)  # the cancel callback runs on the next loop iteration
-    assert grinder.stats()["pending"] == 2
+    await wait_until(lambda: grinder.stats()["pending"] == 2, what="the cancelled job gone")
     futures.append(await grinder.enqueue(abs, -3))
-    await loop_turns()
-    assert grinder.stats()["batches"] == 0
+    await stays(lambda: grinder.stats()["batches"] == 0, what="no batch below the threshold")
     futures.append(await grinder.enqueue(abs, -4))
     assert await asyncio.wait_for(asyncio.gather(*futures[1:]), 10) == [1, 2, 3, 4]
 

@@ -14,8 +14,8 @@ import pytest
 from gristmill import LeasedExecutorManager, WorkGrinder, WrongTypeError
 from gristmill.testing import FakeClock
 from tests.grinder.conftest import SourceFactory
-from tests.grinder.fakes import Gate, loop_turns, pool_of
-from tests.helpers import wait_until
+from tests.grinder.fakes import Gate, pool_of
+from tests.helpers import stays, wait_until
 
 SPEC_DEFAULTS: dict[str, Any] = {
     "max_wait_seconds": 10.0,
@@ -160,8 +160,7 @@ async def test_explicit_clock_drives_max_wait(make_source: SourceFactory) -> Non
     try:
         future = await grinder.enqueue(int, "5")
         clock.advance(29.0)
-        await loop_turns()
-        assert not future.done()
+        await stays(lambda: not future.done(), what="the job waiting for its max wait")
         clock.advance(1.0)
         assert await future == 5
     finally:

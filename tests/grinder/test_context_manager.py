@@ -9,7 +9,7 @@ import pytest
 from gristmill import LeasedExecutorManager, NotStartedError, WorkGrinder
 from gristmill.testing import FakeClock
 from tests.grinder.conftest import SourceFactory
-from tests.grinder.fakes import Gate, loop_turns
+from tests.grinder.fakes import Gate
 from tests.helpers import assert_grinder_settled, make_manager, wait_until
 
 
@@ -116,4 +116,4 @@ async def test_a_lease_source_without_a_running_attribute_is_taken_as_ready(
         assert await grinder.submit(min, 3, 1) == 1
     finally:
         await grinder.stop()
-    await loop_turns()
+    assert [lease.released for lease in source.leases] == [True]

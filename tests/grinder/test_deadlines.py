@@ -11,8 +11,8 @@ import pytest
 from gristmill import LeasedExecutorManager, Work, WorkGrinder
 from gristmill.testing import FakeClock
 from tests.grinder.conftest import GrinderFactory
-from tests.grinder.fakes import Gate, loop_turns
-from tests.helpers import wait_until
+from tests.grinder.fakes import Gate
+from tests.helpers import stays, wait_until
 
 
 async def test_the_grinder_default_deadline_fails_an_item_at_its_deadline_without_running_it(
@@ -22,14 +22,13 @@ async def test_the_grinder_default_deadline_fails_an_item_at_its_deadline_withou
     ran: list[int] = []
     future = await grinder.enqueue(ran.append, 1)
     clock.advance(4.999)
-    await loop_turns()
-    assert not future.done()
+    await stays(lambda: not future.done(), what="the item before its deadline")
     clock.advance(0.001)
     assert future.done()  # at the deadline itself, not a loop turn later
     with pytest.raises(TimeoutError, match="deadline passed after 5 s in the queue"):
         future.result()
     clock.advance(10.0)  # past max_wait: nothing is left to cut
-    await loop_turns()
+    await stays(lambda: grinder.stats()["batches"] == 0, what="no batch")
     stats = grinder.stats()
     assert (stats["timed_out"], stats["pending"], stats["batches"]) == (1, 0, 0)
     assert manager.stats()["leases_granted"] == 0
@@ -77,9 +76,8 @@ async def test_a_batch_never_leases_for_items_that_are_already_dead(
         for i in range(3)
     ]
     clock.advance(10.0)  # the deadlines and the max wait fall due together
-    await loop_turns()
     assert all(isinstance(future.exception(), TimeoutError) for future in doomed)
-    assert manager.stats()["leases_granted"] == 0
+    await stays(lambda: manager.stats()["leases_granted"] == 0, what="no lease for the dead")
     assert grinder.stats()["batches"] == 0
     assert ran == []
 
@@ -147,7 +145,7 @@ async def test_a_cancelled_item_with_a_deadline_counts_as_cancelled_only(
     future = await grinder.enqueue(abs, -1)
     assert future.cancel()
     clock.advance(5.0)
-    await loop_turns()
+    await stays(lambda: grinder.stats()["timed_out"] == 0, what="no time-out counted")
     stats = grinder.stats()
     assert (stats["cancelled"], stats["timed_out"], stats["submitted"]) == (1, 0, 1)
 
@@ -174,7 +172,7 @@ async def test_submit_passes_a_deadline_seconds_keyword_to_the_callable(
     submitted = asyncio.create_task(
         grinder.submit(keywords, deadline_seconds=3, run_timeout_seconds=1)
     )
-    await loop_turns()
+    await wait_until(lambda: grinder.stats()["pending"] == 1, what="the job queued")
     clock.advance(10.0)  # far past 3 s: the keyword was no deadline for the grinder
     assert await asyncio.wait_for(submitted, 10) == {
         "deadline_seconds": 3,
@@ -216,6 +214,5 @@ async def test_an_item_requeued_after_its_lease_was_revoked_no_longer_has_a_dead
         clock.advance(75.0)  # the lease (60 s + 15 s grace) is revoked
         await wait_until(lambda: grinder.stats()["retried"] == 2, what="requeued")
         clock.advance(10.0)  # past the 80 s deadline while they wait for the slot
-        await loop_turns()
-        assert grinder.stats()["timed_out"] == 0
+        await stays(lambda: grinder.stats()["timed_out"] == 0, what="no deadline")
     assert await asyncio.wait_for(asyncio.gather(*futures), 10) == [0, 1, 2, 3]

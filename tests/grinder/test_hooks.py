@@ -22,7 +22,7 @@ from gristmill import (
 )
 from gristmill.testing import FakeClock
 from tests.grinder.conftest import GrinderFactory
-from tests.grinder.fakes import Gate, loop_turns
+from tests.grinder.fakes import Gate
 from tests.helpers import wait_until
 
 Event = BatchStart | BatchEnd | ItemDone
@@ -87,7 +87,8 @@ async def test_each_event_arrives_in_order_with_its_fields(
     outcomes = await asyncio.wait_for(asyncio.gather(first, failing, return_exceptions=True), 10)
     assert outcomes[0] == 1
     assert isinstance(outcomes[1], ValueError)
-    await loop_turns()  # the batch task reports its end after the last item settles
+    # The batch task reports its end after the last item settles.
+    await wait_until(lambda: len(hooks.events) == 7, what="the batch end reported")
 
     events = hooks.events
     assert events[:4] == [

@@ -11,7 +11,7 @@ from collections import Counter
 from gristmill import BatchEnd, GrinderCrashedError, Hooks, LeasedExecutorManager, WorkGrinder
 from gristmill.testing import FakeClock
 from tests.grinder.conftest import GrinderFactory
-from tests.grinder.fakes import Gate
+from tests.grinder.fakes import Gate, batch_launched
 from tests.helpers import wait_until
 
 HARD_EXPIRY = 60.0 + 15.0
@@ -75,8 +75,7 @@ async def test_a_lease_revoked_before_the_batch_submits_sends_the_whole_batch_ba
     grinder = await make_grinder(lease_seconds=60.0)
     ran: list[int] = []
     futures = [await grinder.enqueue(ran.append, i) for i in range(4)]
-    await asyncio.sleep(0)  # one turn: the runner leases and launches the batch
-    assert grinder.stats()["running_batches"] == 1
+    await batch_launched(grinder)
     clock.advance(HARD_EXPIRY)  # revoked before the batch task's first step
     await asyncio.wait_for(asyncio.gather(*futures), 10)
     assert sorted(ran) == [0, 1, 2, 3]
@@ -112,7 +111,7 @@ async def test_an_item_cancelled_in_flight_does_not_run_after_its_lease_is_lost(
     grinder = await make_grinder(lease_seconds=60.0, batch_size_threshold=3)
     ran: list[int] = []
     futures = [await grinder.enqueue(ran.append, i) for i in range(3)]
-    await asyncio.sleep(0)  # one turn: the runner leases and launches the batch
+    await batch_launched(grinder)
     clock.advance(HARD_EXPIRY)  # revoked before the batch's first submit
     assert futures[0].cancel()  # its caller gives up while it is in flight
     await asyncio.wait_for(asyncio.gather(*futures[1:]), 10)
@@ -133,7 +132,7 @@ async def test_a_cancelled_item_sent_back_by_a_lost_lease_cannot_crash_the_grind
     await grinder.start()
     try:
         futures = [await grinder.enqueue(abs, -i) for i in range(3)]
-        await asyncio.sleep(0)
+        await batch_launched(grinder)
         clock.advance(HARD_EXPIRY)
         assert futures[0].cancel()
         outcomes = await asyncio.wait_for(asyncio.gather(*futures[1:], return_exceptions=True), 10)

@@ -15,6 +15,7 @@ import threading
 import pytest
 
 from gristmill import LeasedExecutorManager, NotStartedError, WorkGrinder
+from tests.helpers import wait_until
 from tests.manager.support import GATE_TIMEOUT, block_on
 
 
@@ -55,7 +56,9 @@ def test_asyncio_run_ending_without_stop_fails_every_thread_future() -> None:
 
         await asyncio.to_thread(submit_from_another_thread)
         await done.wait()
-        await asyncio.sleep(0)  # let the queued hops land
+        await wait_until(  # the queued hops have landed
+            lambda: grinder.stats()["waiting_for_room"] == 1, what="the third waiting for room"
+        )
         # returns without grinder.stop(): asyncio.run cancels the grinder's tasks
 
     try:

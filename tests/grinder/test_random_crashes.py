@@ -36,7 +36,7 @@ from hypothesis import strategies as st
 from gristmill import WorkerCrashedError, WorkGrinder, register_backend
 from gristmill.testing import FakeClock
 from tests.grinder.fakes import ENDINGS, Gate, loop_turns, pool_of, stop_as_drawn
-from tests.helpers import make_manager, wait_until
+from tests.helpers import has_begun, make_manager, wait_until
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -294,7 +294,10 @@ async def test_crashing_pools_never_strand_swap_or_double_resolve_an_item(
         await stop_as_drawn(grinder, clock, runs.gate, ending)
         runs.gate.open()
         await wait_until(lambda: grinder.stats()["in_flight"] == 0, what="workers finished")
-        await loop_turns()  # the futures' done callbacks
+        await wait_until(
+            lambda: all(caller.resolved or not caller.future.done() for caller in callers),
+            what="the done callbacks of every resolved future",
+        )
         stats = grinder.stats()
         manager_stats = manager.stats()
     finally:
@@ -346,7 +349,8 @@ async def test_an_item_requeued_just_as_the_drained_runner_ends_runs_again_clean
         await wait_until(lambda: quick.done() and gate.arrived == 1, what="held item running")
         [pool] = [pool for pool in POOLS.values() if pool.busy]
         stopping = asyncio.create_task(grinder.stop())
-        await asyncio.sleep(0)  # stop() flushes: the runner's last wake-up is now queued
+        # stop() flushes: once it has begun, the runner's last wake-up is queued.
+        await wait_until(lambda: has_begun(stopping), what="stop() to begin", every_turn=True)
         pool.crash()  # the lost chunk is settled right after it: the held item goes back
         gate.open()
         await asyncio.wait_for(stopping, 10)
@@ -401,7 +405,7 @@ async def test_a_pool_refusing_a_submit_counts_as_broken_even_when_released_as_s
         with pytest.raises(BrokenExecutor, match="pool crashed"):
             surplus.executor.submit(abs, -1)
         await surplus.release()  # the surplus pool is retired at once (keep-alive 0)
-        await loop_turns()
+        await wait_until(lambda: manager.stats()["pools_retired"] == 1, what="surplus retired")
         stats = manager.stats()
         assert (stats["pools_retired"], stats["pools_broken"]) == (1, 1), stats
         await kept.release()

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from gristmill import WorkGrinder
 from gristmill.testing import FakeClock
+from tests.grinder.fakes import loop_turns
 from tests.helpers import make_manager, wait_until
 
 Op = tuple[str, int]
@@ -66,8 +67,7 @@ async def test_every_future_resolves_once_with_its_own_outcome(
                 if futures[index].cancel():
                     cancelled_by_caller.add(index)
             elif kind == "yield":
-                for _ in range(arg):
-                    await asyncio.sleep(0)
+                await loop_turns(arg)
             elif kind == "advance":
                 clock.advance(float(arg))
         await asyncio.wait_for(grinder.stop(cancel_pending=cancel_pending), 10)

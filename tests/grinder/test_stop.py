@@ -9,8 +9,8 @@ import pytest
 
 from gristmill import LeasedExecutorManager, NotStartedError, WorkGrinder
 from gristmill.testing import FakeClock
-from tests.grinder.fakes import Gate, loop_turns
-from tests.helpers import wait_until
+from tests.grinder.fakes import Gate, batch_launched
+from tests.helpers import has_begun, stays, wait_until
 
 T = TypeVar("T")
 
@@ -43,9 +43,9 @@ async def test_stop_waits_for_in_flight_work(grinder: WorkGrinder, clock: FakeCl
     with Gate() as gate:
         future = await start_gated(grinder, clock, gate, "done")
         stopping = asyncio.create_task(grinder.stop())
-        await loop_turns()
-        assert not stopping.done()
+        await wait_until(lambda: has_begun(stopping), what="stop() to begin")
         assert grinder.stats()["stopping"] is True
+        await stays(lambda: not stopping.done(), what="stop() waiting for the running job")
     await asyncio.wait_for(stopping, 10)
     assert future.result() == "done"
 
@@ -97,9 +97,8 @@ async def test_cancel_pending_stop_just_after_a_cut_settles_the_batch_and_frees_
 ) -> None:
     ran: list[int] = []
     futures = [await grinder.enqueue(ran.append, i) for i in range(4)]
-    await asyncio.sleep(0)  # one turn: the runner cuts and launches the batch
-    stats = grinder.stats()
-    assert (stats["running_batches"], stats["in_flight"]) == (1, 4)
+    await batch_launched(grinder)
+    assert grinder.stats()["in_flight"] == 4
     await grinder.stop(cancel_pending=True)  # runs in this task: before the batch's first step
     assert all(future.cancelled() for future in futures)
     assert ran == []
@@ -115,7 +114,7 @@ async def test_cancel_pending_stop_during_a_draining_stop_cancels_the_rest(
     with Gate() as gate:
         running = await start_gated(grinder, clock, gate, None)
         draining = asyncio.create_task(grinder.stop())
-        await loop_turns()
+        await wait_until(lambda: has_begun(draining), what="the drain to begin")
         await asyncio.wait_for(grinder.stop(cancel_pending=True), 10)
         await asyncio.wait_for(draining, 10)
         assert running.cancelled()
@@ -126,8 +125,8 @@ async def test_stop_twice_and_concurrently_is_safe(grinder: WorkGrinder, clock: 
     with Gate() as gate:
         future = await start_gated(grinder, clock, gate, 1)
         stops = [asyncio.create_task(grinder.stop()) for _ in range(3)]
-        await loop_turns()
-        assert not any(stop.done() for stop in stops)
+        await wait_until(lambda: all(has_begun(stop) for stop in stops), what="three stops")
+        await stays(lambda: not any(stop.done() for stop in stops), what="every stop waiting")
     await asyncio.wait_for(asyncio.gather(*stops), 10)
     await grinder.stop()
     await grinder.stop(cancel_pending=True)
@@ -156,7 +155,7 @@ async def test_enqueue_during_a_draining_stop_raises_runtime_error(
     with Gate() as gate:
         await start_gated(grinder, clock, gate, None)
         stopping = asyncio.create_task(grinder.stop())
-        await loop_turns()
+        await wait_until(lambda: has_begun(stopping), what="stop() to begin")
         with pytest.raises(NotStartedError, match="stopping"):
             await grinder.enqueue(abs, 1)
         with pytest.raises(RuntimeError, match="stopping"):
@@ -170,7 +169,7 @@ async def test_start_during_a_stop_raises_runtime_error(
     with Gate() as gate:
         await start_gated(grinder, clock, gate, None)
         stopping = asyncio.create_task(grinder.stop())
-        await loop_turns()
+        await wait_until(lambda: has_begun(stopping), what="stop() to begin")
         with pytest.raises(NotStartedError, match="stopping"):
             await grinder.start()
     await asyncio.wait_for(stopping, 10)

@@ -15,8 +15,8 @@ import pytest
 from gristmill import LeasedExecutorManager, WorkGrinder
 from gristmill.testing import FakeClock
 from tests.grinder.conftest import SourceFactory
-from tests.grinder.fakes import Gate, loop_turns
-from tests.helpers import assert_grinder_settled, wait_until
+from tests.grinder.fakes import Gate
+from tests.helpers import assert_grinder_settled, has_begun, stays, wait_until
 
 
 async def run_gated(
@@ -42,10 +42,10 @@ async def test_a_cancelled_draining_stop_cancels_everything_retires_leases_and_r
     with Gate() as gate:
         running = await run_gated(grinder, clock, gate, 2)
         pending = [await grinder.enqueue(gate.hold, 9)]
-        await loop_turns()
         stopping = asyncio.create_task(grinder.stop())
-        await loop_turns()
-        assert not stopping.done()  # draining: it waits for the gated jobs
+        await wait_until(lambda: has_begun(stopping), what="stop() to begin")
+        # Draining: it waits for the gated jobs.
+        await stays(lambda: not stopping.done(), what="the drain")
         stopping.cancel()
         with pytest.raises(asyncio.CancelledError):
             await asyncio.wait_for(stopping, 10)
@@ -71,7 +71,7 @@ async def test_stop_in_a_task_being_cancelled_cuts_short_and_returns(
     with Gate() as gate:
         futures = await run_gated(grinder, clock, gate, 2)
         task = asyncio.create_task(main_task())
-        await loop_turns()
+        await wait_until(lambda: has_begun(task), what="the main task to run")
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await asyncio.wait_for(task, 10)
@@ -105,7 +105,7 @@ async def test_a_cut_short_stop_retires_the_leases_of_a_duck_typed_source(
         futures = [await grinder.enqueue(gate.hold, i) for i in range(2)]
         await wait_until(lambda: gate.arrived == 2, what="gated jobs running")
         stopping = asyncio.create_task(grinder.stop())
-        await loop_turns()
+        await wait_until(lambda: has_begun(stopping), what="stop() to begin")
         stopping.cancel()
         with pytest.raises(asyncio.CancelledError):
             await asyncio.wait_for(stopping, 10)
@@ -120,7 +120,7 @@ async def test_a_second_stop_after_a_cut_short_one_is_a_no_op(
     with Gate() as gate:
         await run_gated(grinder, clock, gate, 1)
         stopping = asyncio.create_task(grinder.stop())
-        await loop_turns()
+        await wait_until(lambda: has_begun(stopping), what="stop() to begin")
         stopping.cancel()
         with pytest.raises(asyncio.CancelledError):
             await asyncio.wait_for(stopping, 10)

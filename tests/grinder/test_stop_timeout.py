@@ -11,8 +11,8 @@ import pytest
 from gristmill import LeasedExecutorManager, WorkGrinder
 from gristmill.testing import FakeClock
 from tests.grinder.conftest import GrinderFactory
-from tests.grinder.fakes import Gate, loop_turns
-from tests.helpers import wait_until
+from tests.grinder.fakes import Gate
+from tests.helpers import has_begun, stays, wait_until
 
 
 async def gated_batch(grinder: WorkGrinder, gate: Gate, count: int) -> list[asyncio.Future[int]]:
@@ -20,6 +20,11 @@ async def gated_batch(grinder: WorkGrinder, gate: Gate, count: int) -> list[asyn
     futures = [await grinder.enqueue(gate.hold, i) for i in range(count)]
     await wait_until(lambda: gate.arrived == 2, what="both workers busy")
     return futures
+
+
+async def stop_begun(*stops: asyncio.Task[None]) -> None:
+    """Wait until each ``stop()`` task has begun: a stop arms its timeout before it first yields."""
+    await wait_until(lambda: all(has_begun(stop) for stop in stops), what="stop() to begin")
 
 
 async def test_a_drain_that_outlives_its_timeout_cancels_the_rest_and_returns(
@@ -30,10 +35,9 @@ async def test_a_drain_that_outlives_its_timeout_cancels_the_rest_and_returns(
         batch = await gated_batch(grinder, gate, 4)  # two running, two queued in the pool
         queued = await grinder.enqueue(gate.hold, 9)  # not yet due: flushed by stop
         stopping = asyncio.create_task(grinder.stop(timeout=30.0))
-        await loop_turns()
+        await stop_begun(stopping)
         clock.advance(29.9)
-        await loop_turns()
-        assert not stopping.done()
+        await stays(lambda: not stopping.done(), what="the drain")
         clock.advance(0.1)
         await asyncio.wait_for(stopping, 10)  # returns with the gate still shut
         assert all(future.cancelled() for future in [*batch, queued])
@@ -63,8 +67,7 @@ async def test_the_timeout_of_a_finished_stop_does_not_reach_the_next_run(
     await grinder.start()
     later = await grinder.enqueue(abs, -2)
     clock.advance(5.0)  # when the old stop's timer would have fired
-    await loop_turns()
-    assert not later.cancelled()
+    await stays(lambda: not later.cancelled(), what="the new run's job")
     clock.advance(5.0)
     assert await asyncio.wait_for(later, 10) == 2
 
@@ -79,8 +82,8 @@ async def test_the_timeout_also_frees_a_runner_waiting_for_a_lease(
         futures = [await grinder.enqueue(ran.append, i) for i in range(4)]
         await wait_until(lambda: manager.stats()["waiters"] == 1, what="runner waits for a lease")
         stopping = asyncio.create_task(grinder.stop(timeout=5.0))
-        await loop_turns()
-        assert not stopping.done()
+        await stop_begun(stopping)
+        await stays(lambda: not stopping.done(), what="the stop waiting for the runner")
         clock.advance(5.0)
         await asyncio.wait_for(stopping, 10)
         assert all(future.cancelled() for future in futures)
@@ -98,7 +101,7 @@ async def test_a_zero_timeout_cancels_at_the_next_clock_tick(
     with Gate() as gate:
         batch = await gated_batch(grinder, gate, 4)
         stopping = asyncio.create_task(grinder.stop(timeout=0))
-        await loop_turns()
+        await stop_begun(stopping)
         clock.advance(0)
         await asyncio.wait_for(stopping, 10)
         assert all(future.cancelled() for future in batch)
@@ -116,7 +119,7 @@ async def test_concurrent_stops_with_and_without_a_timeout_all_return_when_it_ru
             asyncio.create_task(grinder.stop(timeout=20.0)),
             asyncio.create_task(grinder.stop(timeout=10.0)),
         ]
-        await loop_turns()
+        await stop_begun(*stops)
         clock.advance(10.0)  # the shortest timeout decides for everyone
         await asyncio.wait_for(asyncio.gather(*stops), 10)
         assert all(future.cancelled() for future in batch)
@@ -131,7 +134,7 @@ async def test_a_cancel_pending_stop_during_a_timed_drain_returns_both_at_once(
     with Gate() as gate:
         batch = await gated_batch(grinder, gate, 4)
         draining = asyncio.create_task(grinder.stop(timeout=60.0))
-        await loop_turns()
+        await stop_begun(draining)
         await asyncio.wait_for(grinder.stop(cancel_pending=True), 10)
         await asyncio.wait_for(draining, 10)  # without the clock moving
         assert all(future.cancelled() for future in batch)

@@ -10,8 +10,8 @@ from concurrent.futures import Executor
 from gristmill import LeasedExecutorManager, UnpicklableError, WorkGrinder
 from gristmill.testing import FakeClock
 from tests.grinder.conftest import SourceFactory
-from tests.grinder.fakes import FailingSubmitExecutor, Gate, loop_turns
-from tests.helpers import wait_until
+from tests.grinder.fakes import FailingSubmitExecutor, Gate
+from tests.helpers import stays, wait_until
 
 
 class SubmitRefused(RuntimeError):
@@ -110,8 +110,7 @@ async def test_revoked_lease_requeues_queued_items_and_running_items_still_finis
             futures = [await grinder.enqueue(gate.hold, i) for i in range(4)]
             await wait_until(lambda: gate.arrived == 2, what="both workers busy")
             clock.advance(74.99)
-            await loop_turns()
-            assert grinder.stats()["retried"] == 0
+            await stays(lambda: grinder.stats()["retried"] == 0, what="the lease alive")
             clock.advance(0.01)
             # the two items that had not started go back to the queue and run on a new lease
             await wait_until(lambda: gate.arrived == 4, what="requeued items running")

@@ -13,8 +13,8 @@ import pytest
 from gristmill import LeasedExecutorManager, NotStartedError, Work, WorkGrinder
 from gristmill.testing import FakeClock
 from tests.grinder.conftest import GrinderFactory
-from tests.grinder.fakes import GATE_TIMEOUT, loop_turns
-from tests.helpers import wait_until
+from tests.grinder.fakes import GATE_TIMEOUT
+from tests.helpers import stays, wait_until
 
 
 def describe(*args: Any, **kwargs: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
@@ -132,8 +132,7 @@ async def test_a_run_timeout_on_a_thread_backend_raises_value_error(
         await grinder.submit_work(work)
     with pytest.raises(ValueError, match="run_timeout_seconds"):
         await asyncio.to_thread(grinder.submit_work_from_thread, work)
-    await loop_turns()
-    assert grinder.stats()["submitted"] == 0
+    await stays(lambda: grinder.stats()["submitted"] == 0, what="nothing queued")
 
 
 def test_a_grinder_run_timeout_on_a_thread_backend_raises_value_error(

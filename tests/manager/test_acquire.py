@@ -9,7 +9,7 @@ import pytest
 
 from gristmill import ExecutorLease, LeasedExecutorManager, LeaseUnavailableError
 from gristmill.testing import FakeClock
-from tests.helpers import wait_until
+from tests.helpers import stays, wait_until
 from tests.manager.support import StartManager
 
 
@@ -58,8 +58,7 @@ async def test_acquire_timeout_raises_timeout_error_on_fake_clock(
         waiting = asyncio.create_task(mgr.acquire(timeout=30.0))
         await wait_until(lambda: mgr.stats()["waiters"] == 1, what="a waiter")
         clock.advance(29.9)
-        await asyncio.sleep(0)
-        assert not waiting.done()
+        await stays(lambda: not waiting.done(), what="the waiter before its timeout")
         clock.advance(0.1)
         with pytest.raises(TimeoutError, match="30"):
             await waiting

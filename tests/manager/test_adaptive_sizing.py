@@ -10,7 +10,7 @@ import pytest
 
 from gristmill import LeasedExecutorManager
 from gristmill.testing import FakeClock
-from tests.helpers import make_manager, wait_until
+from tests.helpers import make_manager, stays, wait_until
 from tests.manager.support import GATE_TIMEOUT, StartManager
 
 
@@ -244,7 +244,7 @@ async def test_scale_notice_from_thread_landing_during_stop_creates_no_pools(
     notifier.join(GATE_TIMEOUT)
     # The re-check is now queued on the loop and runs while stop() is joining pools.
     await mgr.stop()
-    await asyncio.sleep(0)
+    await stays(lambda: mgr.stats()["total"] == 0, what="no pool after stop")
     stats = mgr.stats()
     assert (stats["state"], stats["total"]) == ("stopped", 0)
     assert stats["pools_created"] == stats["pools_retired"]

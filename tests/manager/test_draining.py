@@ -7,7 +7,7 @@ import threading
 
 from gristmill import LeasedExecutorManager
 from gristmill.testing import FakeClock
-from tests.helpers import wait_until
+from tests.helpers import stays, wait_until
 from tests.manager.support import GATE_TIMEOUT, StartManager, block_on, pool_of_lease
 
 
@@ -47,9 +47,7 @@ async def test_draining_pool_goes_to_waiter_only_after_work_finishes(
     pool, work = await release_busy(mgr, gate)
     waiting = asyncio.create_task(mgr.acquire(owner="next"))
     await wait_until(lambda: mgr.stats()["waiters"] == 1, what="a waiter")
-    for _ in range(20):
-        await asyncio.sleep(0)
-    assert not waiting.done()
+    await stays(lambda: not waiting.done(), what="the waiter while the pool drains")
     gate.set()
     assert await work == pool
     lease = await waiting
@@ -86,8 +84,7 @@ async def test_draining_pool_past_hard_expiry_is_retired(
         assert await pool_of_lease(fresh) != pool
     gate.set()
     assert await work == pool
-    await asyncio.sleep(0)
-    assert mgr.stats()["pools_retired"] == 1
+    await stays(lambda: mgr.stats()["pools_retired"] == 1, what="one retirement, not two")
 
 
 async def test_drained_pool_cancels_its_expiry(

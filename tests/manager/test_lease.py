@@ -10,6 +10,7 @@ import pytest
 
 from gristmill import ExecutorLease, LeasedExecutor, LeasedExecutorManager, LeaseExpiredError
 from gristmill.testing import FakeClock
+from tests.helpers import has_begun, wait_until
 from tests.manager.support import GATE_TIMEOUT, StartManager, block_on, thread_name
 
 
@@ -194,7 +195,7 @@ async def test_cancelling_run_cancels_a_call_that_has_not_started(
         blocker = asyncio.ensure_future(lease.run(block_on, gate, started))
         assert await asyncio.to_thread(started.wait, GATE_TIMEOUT)
         queued = asyncio.ensure_future(lease.run(ran.append, "queued"))
-        await asyncio.sleep(0)
+        await wait_until(lambda: has_begun(queued), what="the call submitted")
         queued.cancel()
         with pytest.raises(asyncio.CancelledError):
             await queued

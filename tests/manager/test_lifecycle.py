@@ -16,7 +16,7 @@ from gristmill import (
     WrongLoopError,
 )
 from gristmill.testing import FakeClock
-from tests.helpers import make_manager, wait_until
+from tests.helpers import has_begun, make_manager, wait_until
 from tests.manager.support import block_on, thread_name
 
 
@@ -123,7 +123,8 @@ async def test_start_and_acquire_while_stopping_raise_not_started(clock: FakeClo
     mgr = make_manager(clock)
     await mgr.start()
     stopping = asyncio.create_task(mgr.stop())
-    await asyncio.sleep(0)
+    # Checked on the very turn stop() begins: it soon finishes joining the idle pools.
+    await wait_until(lambda: has_begun(stopping), what="stop() to begin", every_turn=True)
     assert mgr.stats()["state"] == "stopping"
     with pytest.raises(NotStartedError):
         await mgr.start()

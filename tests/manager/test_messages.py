@@ -8,6 +8,7 @@ import pytest
 
 from gristmill import LeasedExecutorManager, LeaseExpiredError, LeaseUnavailableError
 from gristmill.testing import FakeClock
+from tests.helpers import wait_until
 from tests.manager.support import StartManager
 
 
@@ -24,7 +25,7 @@ async def test_a_timed_out_acquire_says_timed_out_waiting(
     mgr = await start_manager(max_pools=1)
     async with await mgr.acquire():
         waiting = asyncio.create_task(mgr.acquire(timeout=2.0))
-        await asyncio.sleep(0)
+        await wait_until(lambda: mgr.stats()["waiters"] == 1, what="a waiter")
         clock.advance(2.0)
         with pytest.raises(TimeoutError, match=r"Timed out waiting .* within 2.0s"):
             await waiting

@@ -64,8 +64,6 @@ from tests.manager.support import GATE_TIMEOUT
 
 DEFAULT_LEASE = 60.0
 CHECK_INTERVAL = 30.0
-SETTLE_TURNS = 8
-"""Loop turns after each step: enough for a woken waiter task to finish its acquire()."""
 
 # Every duration is a multiple of 0.5 s, so clock arithmetic stays exact.
 LEASE_SECONDS = st.sampled_from([None, 10.0, 30.0, 300.0])
@@ -299,8 +297,11 @@ class ManagerMachine(RuleBasedStateMachine):
             timeout=5.0,
             what="the draining pools to match the model",
         )
-        for _ in range(SETTLE_TURNS):
-            await asyncio.sleep(0)
+        await wait_until(
+            lambda: len(self.pending_waiters()) == self.manager.stats()["waiters"],
+            timeout=5.0,
+            what="every acquire() the manager let go to finish",
+        )
         self.apply_expiry()
         self.collect_waiters()
         self.apply_expiry()
@@ -418,8 +419,7 @@ class ManagerMachine(RuleBasedStateMachine):
         oldest.cancelled_by_test = True
         oldest.task.cancel()
         self.end(lease.lease_id, revoked=False)
-        for _ in range(SETTLE_TURNS):
-            await asyncio.sleep(0)
+        await wait_until(oldest.task.done, what="the cancelled waiter to finish")
         assert oldest.task.cancelled()
         assert self.manager.stats()["leases_released"] == before + 1 + handed_over
 
@@ -534,7 +534,7 @@ class ManagerMachine(RuleBasedStateMachine):
         record = data.draw(st.sampled_from(self.pending_waiters()), label="waiter")
         record.cancelled_by_test = True
         record.task.cancel()
-        self.run(asyncio.sleep(0))
+        self.run(wait_until(record.task.done, what="the cancelled waiter to finish"))
         assert record.task.cancelled()
 
     @precondition(lambda self: self.running and self.in_play())
@@ -640,8 +640,8 @@ class ManagerMachine(RuleBasedStateMachine):
 
     async def _stop_quietly(self) -> None:
         await self.manager.stop()
-        for _ in range(SETTLE_TURNS):  # let failed waiter tasks finish before the loop closes
-            await asyncio.sleep(0)
+        # Let the failed acquire() tasks finish before the loop closes.
+        await wait_until(lambda: not self.pending_waiters(), what="every acquire() to end")
 
     async def _wind_down(self) -> None:
         """Finish all work, give everything back until every waiter is served, then stop."""

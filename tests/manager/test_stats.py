@@ -185,7 +185,7 @@ async def test_stats_report_waiters_and_draining(
     assert await asyncio.to_thread(started.wait, GATE_TIMEOUT)
     await lease.release()
     waiting = asyncio.create_task(mgr.acquire())
-    await asyncio.sleep(0)
+    await wait_until(lambda: mgr.stats()["waiters"] == 1, what="a waiter")
     stats = mgr.stats()
     assert (stats["draining"], stats["waiters"], stats["total"]) == (1, 1, 1)
     assert (stats["available"], stats["leased"], stats["leases"]) == (0, 1, [])

@@ -12,8 +12,7 @@ import pytest
 
 from gristmill.testing import FakeClock
 from tests.backends.support import RecordingBackend
-from tests.grinder.fakes import loop_turns
-from tests.helpers import assert_manager_empty, make_manager
+from tests.helpers import assert_manager_empty, has_begun, make_manager, stays, wait_until
 
 
 async def test_a_cancelled_stop_still_finishes_shutting_down_before_it_reraises(
@@ -26,8 +25,8 @@ async def test_a_cancelled_stop_still_finishes_shutting_down_before_it_reraises(
         stopping = asyncio.create_task(manager.stop())
         assert await asyncio.to_thread(backend.close_entered.wait, 10)
         stopping.cancel()
-        await loop_turns()
-        assert not stopping.done()  # the shutdown goes on under the cancellation
+        # The shutdown goes on under the cancellation.
+        await stays(lambda: not stopping.done(), what="the shutdown")
         backend.close_gate.set()
         with pytest.raises(asyncio.CancelledError):
             await asyncio.wait_for(stopping, 10)
@@ -54,7 +53,7 @@ async def test_stop_in_a_task_being_cancelled_stops_the_manager_and_returns(
             stopped.set()
 
     task = asyncio.create_task(main_task())
-    await loop_turns()
+    await wait_until(lambda: has_begun(task), what="the main task to run")
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await asyncio.wait_for(task, 10)

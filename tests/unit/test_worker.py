@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pickle
 import threading
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -109,6 +109,20 @@ def raise_shape_shifter(becomes: Callable[[], object]) -> None:
 
 def return_interrupting() -> InterruptsPickling:
     return InterruptsPickling()
+
+
+class Pair(NamedTuple):
+    """Positional arguments in a tuple subclass, as ``Work(args=...)`` allows."""
+
+    first: int
+    second: int
+
+
+class Unlistable(tuple[Any, ...]):
+    """Positional arguments whose iteration raises."""
+
+    def __iter__(self) -> Iterator[Any]:
+        raise RuntimeError("no iterating")
 
 
 def square(x: int) -> int:
@@ -338,9 +352,9 @@ def test_plain_arguments_travel_inline_and_other_objects_once_per_chunk() -> Non
     config = {"scale": 2}
     calls: list[Call] = [(call_with, (i, "s", 1.5, None, b"b"), {"k": i}) for i in range(50)]
     calls += [(call_with, (config,), {"again": config}), (call_with, (), {"cfg": config})]
-    (objects, _), bad = encode_calls(calls)
+    (objects, _, uniform), bad = encode_calls(calls)
 
-    assert bad == []
+    assert (bad, uniform) == ([], False)
     assert [noun for _, noun in objects] == [
         "a function call_with",
         "a dict",
@@ -351,6 +365,46 @@ def test_plain_arguments_travel_inline_and_other_objects_once_per_chunk() -> Non
     assert shared == config
     assert again["again"] is shared  # one copy per chunk, shared as on a thread pool
     assert outcomes[51][1][1]["cfg"] is shared
+
+
+def test_a_chunk_of_one_function_on_plain_arguments_is_two_pickles() -> None:
+    calls: list[Call] = [(square, (i,), None) for i in range(100)]
+    (objects, _, uniform), bad = encode_calls(calls)
+
+    assert (bad, uniform, len(objects)) == ([], True, 1)
+    outcomes, _ = _through_a_worker(calls)
+    assert outcomes == [(True, i * i) for i in range(100)]
+
+
+def test_a_function_that_does_not_unpickle_fails_each_call_of_a_uniform_chunk() -> None:
+    shared = UnloadableCallable()
+    outcomes, bad = _through_a_worker([(shared, (i,), None) for i in range(3)])
+
+    assert bad == []
+    errors = [error for _, error in outcomes]
+    assert len({id(error) for error in errors}) == 3  # each caller gets its own error
+    for ok, error in outcomes:
+        assert not ok
+        assert isinstance(error, UnpicklableError)
+        assert "the callable (a tests.unit.test_worker.UnloadableCallable)" in str(error)
+
+
+def test_a_tuple_subclass_of_arguments_travels_as_a_plain_tuple() -> None:
+    outcomes, bad = _through_a_worker([(call_with, Pair(1, 2), None), (square, (3,), None)])
+
+    assert bad == []
+    assert outcomes == [(True, ((1, 2), {})), (True, 9)]
+
+
+def test_arguments_whose_iteration_raises_fail_only_their_call() -> None:
+    outcomes, bad = _through_a_worker([(call_with, Unlistable((1,)), None), (square, (4,), None)])
+
+    ((index, error),) = bad
+    assert index == 0
+    assert isinstance(error, UnpicklableError)
+    assert "the call cannot be pickled" in str(error)
+    assert "RuntimeError: no iterating" in str(error)
+    assert outcomes == [(True, 16)]
 
 
 def test_keywords_with_str_subclass_keys_travel_as_one_object() -> None:
