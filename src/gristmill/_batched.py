@@ -116,7 +116,7 @@ class BatchFunction(Generic[I, R]):
         if not isinstance(dedupe, bool):
             raise WrongTypeError(f"dedupe must be a bool, got {type(dedupe).__name__}")
         self.dedupe = dedupe
-        self.on_error = _on_error(on_error)
+        self.on_error = validate.choice("on_error", on_error, get_args(OnError))
         functools.update_wrapper(self, fn)  # __name__, __qualname__, __module__, __doc__
 
     def __call__(self, items: list[I]) -> Sequence[R]:
@@ -231,16 +231,6 @@ def _restore(fn: Callable[[list[Any]], Sequence[Any]], dedupe: bool, on_error: O
 def _check_only(items: list[Any]) -> list[Any]:
     """Stands in for the function while ``batched(...)`` checks its options."""
     return items
-
-
-def _on_error(value: object) -> OnError:
-    choices: tuple[OnError, ...] = get_args(OnError)
-    if not isinstance(value, str):
-        raise WrongTypeError(f"on_error must be a str, got {type(value).__name__}")
-    for choice in choices:
-        if value == choice:
-            return choice
-    raise ValueError(f"on_error must be one of {', '.join(map(repr, choices))}; got {value!r}")
 
 
 def check_batch_args(fn: BatchFunction[Any, Any], args: tuple[Any, ...], kwargs: object) -> None:

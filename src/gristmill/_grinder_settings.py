@@ -96,7 +96,7 @@ class GrinderSettings:
             max_batch,
             owner_prefix,
             pending,
-            _overflow(overflow),
+            validate.choice("overflow", overflow, get_args(Overflow)),
             validate.optional_duration("deadline_seconds", deadline_seconds),
             run_timeout,
             validate.whole_number("max_retries", max_retries, minimum=0),
@@ -110,13 +110,3 @@ def require_run_timeout_support(manager: ManagerTraits) -> None:
             "run_timeout_seconds needs a backend that can stop a running job (the process "
             "backend); threads cannot be interrupted. Use deadline_seconds to bound queueing"
         )
-
-
-def _overflow(value: object) -> Overflow:
-    choices: tuple[Overflow, ...] = get_args(Overflow)
-    if not isinstance(value, str):
-        raise WrongTypeError(f"overflow must be a str, got {type(value).__name__}")
-    for choice in choices:
-        if value == choice:
-            return choice
-    raise ValueError(f"overflow must be one of {', '.join(map(repr, choices))}; got {value!r}")

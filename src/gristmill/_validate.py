@@ -19,12 +19,14 @@ import inspect
 import math
 import threading
 from numbers import Real
+from typing import TypeVar
 
 from ._errors import WrongTypeError
 from ._naming import name_of, type_name
 
 __all__ = [
     "MAX_SECONDS",
+    "choice",
     "duration",
     "optional_duration",
     "optional_timeout",
@@ -39,6 +41,8 @@ MAX_SECONDS = threading.TIMEOUT_MAX
 It is the most that ``threading`` waits can take, so a timeout that passes
 validation can always be handed on to a thread-side wait without overflowing.
 """
+
+C = TypeVar("C", bound=str)
 
 _ASYNC_CODE = inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR | inspect.CO_ITERABLE_COROUTINE
 
@@ -167,3 +171,18 @@ def optional_timeout(name: str, value: object) -> float | None:
     if value is None:
         return None
     return duration(name, value, allow_zero=True)
+
+
+def choice(name: str, value: object, choices: tuple[C, ...]) -> C:
+    """Return ``value`` if it is one of the string ``choices`` (a ``Literal``'s ``get_args``).
+
+    Raises:
+        WrongTypeError: ``value`` is not a string.
+        ValueError: it is a string, but not one of the choices.
+    """
+    if not isinstance(value, str):
+        raise WrongTypeError(f"{name} must be a str, got {type(value).__name__}")
+    for option in choices:
+        if value == option:
+            return option
+    raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
