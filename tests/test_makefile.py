@@ -33,6 +33,13 @@ def checkout(tmp_path: Path) -> Path:
 
 
 def make(checkout: Path, *args: str, dry_run: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run ``make`` in ``checkout`` as a user would, not as a sub-make of ``make test``.
+
+    An outer ``make`` (CI runs the suite through ``make test``) exports
+    ``MAKELEVEL`` and ``MAKEFLAGS``, which would make this one print
+    "Entering directory" lines; they are left out.
+    """
+    env = {k: v for k, v in os.environ.items() if k not in {"MAKELEVEL", "MAKEFLAGS", "MFLAGS"}}
     return subprocess.run(
         ["make", *(["-n"] if dry_run else []), *args],
         cwd=checkout,
@@ -40,6 +47,7 @@ def make(checkout: Path, *args: str, dry_run: bool = True) -> subprocess.Complet
         text=True,
         timeout=60,
         check=False,
+        env=env,
     )
 
 
