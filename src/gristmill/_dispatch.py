@@ -26,21 +26,22 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import BrokenExecutor, Future
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from ._batching import chunk_sizes
 from ._bridge import post
 from ._chunks import Chunk, Chunks
 from ._clock import Clock, stopwatch
+from ._context import Carrier
 from ._errors import LeaseExpiredError, NotStartedError
 from ._job import Job
 from ._progress import NOT_STARTED, ProgressBoard
 from ._salvage import Loss, sort_lost
 from ._source import LeaseLike
 from ._watchdog import Watchdog
-from ._worker import Dumps, Outcome, call_each, decode_outcomes, encode_calls, run_pickled
+from ._worker import Call, Dumps, Outcome, call_each, decode_outcomes, encode_calls, run_pickled
 
-__all__ = ["BatchContext", "BatchOwner", "dispatch_batch"]
+__all__ = ["BatchContext", "BatchOwner", "Dispatched", "dispatch_batch"]
 
 
 class BatchOwner(Protocol):
@@ -81,6 +82,8 @@ class BatchContext:
         board: Where process workers post progress, if the backend has one.
         clock: The manager's clock, to tell a revoked lease from a crash.
         max_retries: Attempts an item may be charged before it fails.
+        carrier: Ships each item's chosen context variables and trace context
+            to process workers; ``None`` when there is nothing to ship.
     """
 
     owner: BatchOwner
@@ -89,6 +92,19 @@ class BatchContext:
     board: ProgressBoard | None
     clock: Clock
     max_retries: int
+    carrier: Carrier | None = None
+
+
+class Dispatched(NamedTuple):
+    """What became of a batch, for its span and log line.
+
+    Attributes:
+        requeued: Items handed back to run in a later batch.
+        chunks: Chunks submitted to the executor.
+    """
+
+    requeued: int
+    chunks: int
 
 
 async def dispatch_batch(
@@ -99,8 +115,8 @@ async def dispatch_batch(
     abort: asyncio.Future[None],
     item_seconds: float | None,
     timed: bool = True,
-) -> int:
-    """Run ``items`` on ``lease`` until every chunk has settled; return how many were requeued.
+) -> Dispatched:
+    """Run ``items`` on ``lease`` until every chunk has settled; say how it went.
 
     ``abort`` is done once the grinder stops with ``cancel_pending=True``: the
     batch then cancels its callers' futures and the chunks that have not
@@ -123,7 +139,7 @@ async def dispatch_batch(
         raise
     finally:
         context.owner.drained()
-    return batch.requeued
+    return Dispatched(requeued=batch.requeued, chunks=batch.chunks_sent)
 
 
 class _Batch:
@@ -143,6 +159,7 @@ class _Batch:
         self.submitted = 0  # items that reached the executor
         self.all_settled: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.requeued = 0
+        self.chunks_sent = 0
 
     def submit_all(self, item_seconds: float | None) -> None:
         """Cut the batch into chunks and submit them; settle what never gets there."""
@@ -165,6 +182,7 @@ class _Batch:
                 self.submitted = len(items)
                 return
             self.unsettled += 1
+            self.chunks_sent += 1
             self.chunks.add(chunk)
             chunk.future.add_done_callback(partial(_deliver, loop, self, chunk))
 
@@ -246,14 +264,19 @@ class _Batch:
     def _prepare(self, chunk: list[Job]) -> tuple[Callable[..., Any], Any, list[Job]]:
         """Return the worker function and payload to submit, and the items they carry.
 
-        On cross-process backends an item that will not pickle is settled with
-        its own error here and left out of the payload, so no item is settled
-        twice if the submit itself then fails.
+        On cross-process backends an item that will not pickle (its call, or a
+        context value it carries) is settled with its own error here and left
+        out of the payload, so no item is settled twice if the submit itself
+        then fails.
         """
-        dumps = self.context.dumps
+        dumps, carrier = self.context.dumps, self.context.carrier
         if dumps is None:
             return _run_items, chunk, chunk
-        payload, bad = encode_calls([(job.fn, job.args, job.kwargs) for job in chunk], dumps)
+        if carrier is None:
+            calls = [(job.fn, job.args, job.kwargs) for job in chunk]
+        else:
+            chunk, calls = self._carry(carrier, chunk)
+        payload, bad = encode_calls(calls, dumps)
         if not bad:
             return run_pickled, payload, chunk
         bad_index = {index for index, _ in bad}
@@ -263,6 +286,19 @@ class _Batch:
             started=self.started_at,
         )
         return run_pickled, payload, [job for i, job in enumerate(chunk) if i not in bad_index]
+
+    def _carry(self, carrier: Carrier, chunk: list[Job]) -> tuple[list[Job], list[Call]]:
+        """Wrap each call with the context it carries; settle those whose context will not go."""
+        jobs: list[Job] = []
+        calls: list[Call] = []
+        for job in chunk:
+            call = carrier.carry(job)
+            if isinstance(call, BaseException):
+                self.owner.settle([job], [(False, call)], started=self.started_at)
+            else:
+                jobs.append(job)
+                calls.append(call)
+        return jobs, calls
 
     def _never_ran(self, jobs: list[Job], exc: BaseException) -> None:
         """A submit failed: the items go back if the pool was taken away, else they fail.
@@ -329,8 +365,13 @@ def _timed(run: Callable[[Any, int], Any], payload: Any, slot: int) -> tuple[Any
 
 
 def _run_items(items: list[Job], slot: int) -> list[Outcome]:
-    """Thread-backend chunk: runs in the pool thread, so the loop does none of this work."""
-    return call_each([(job.fn, job.args, job.kwargs) for job in items])
+    """Thread-backend chunk: runs in the pool thread, so the loop does none of this work.
+
+    Each call runs in its own job's context, the copy of its caller's.
+    """
+    return call_each(
+        [(job.fn, job.args, job.kwargs) for job in items], contexts=[job.context for job in items]
+    )
 
 
 def _deliver(

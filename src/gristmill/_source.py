@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from ._progress import ProgressBoard
 
-__all__ = ["LeaseLike", "LeaseSource"]
+__all__ = ["LeaseLike", "LeaseSource", "pool_name"]
 
 
 class LeaseLike(Protocol):
@@ -32,6 +32,15 @@ class LeaseLike(Protocol):
 
     async def retire(self) -> None:
         """Give the pool back as unfit: kill its workers (for a run timeout); idempotent."""
+
+
+def pool_name(lease: LeaseLike) -> str | None:
+    """The name of the pool behind ``lease``, for logs and spans, if it has a ``pool_name``.
+
+    Optional, so that a lease source of your own need not name its pools.
+    """
+    name = getattr(lease, "pool_name", None)
+    return name if isinstance(name, str) else None
 
 
 class LeaseSource(Protocol):

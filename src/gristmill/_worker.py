@@ -27,6 +27,7 @@ from __future__ import annotations
 import pickle
 import traceback
 from collections.abc import Callable, Sequence
+from contextvars import Context
 from types import CoroutineType
 from typing import Any
 
@@ -73,11 +74,18 @@ _EXCEPTION_HINT = (
 )
 
 
-def call_each(calls: Sequence[Call], post: Callable[[int], None] | None = None) -> list[Outcome]:
+def call_each(
+    calls: Sequence[Call],
+    post: Callable[[int], None] | None = None,
+    contexts: Sequence[Context] | None = None,
+) -> list[Outcome]:
     """Run each call in order; never raises for a call's own failure.
 
     ``post`` (process workers with a progress board) is told the index of
     each call just before it starts, and the number of calls at the end.
+    ``contexts`` (the thread backend: one copy of its caller's context per
+    call) runs each call inside its own context, as ``asyncio.to_thread``
+    does, so what a call sets reaches neither its caller nor another call.
 
     Every exception a call raises, ``SystemExit`` and ``KeyboardInterrupt``
     included, becomes that call's outcome and the next call still runs, as
@@ -91,7 +99,12 @@ def call_each(calls: Sequence[Call], post: Callable[[int], None] | None = None) 
         if post is not None:
             post(index)
         try:
-            result = fn(*args, **kwargs) if kwargs else fn(*args)
+            if contexts is None:
+                result = fn(*args, **kwargs) if kwargs else fn(*args)
+            elif kwargs:
+                result = contexts[index].run(fn, *args, **kwargs)
+            else:
+                result = contexts[index].run(fn, *args)
         except StopIteration as exc:
             append((False, stop_iteration_error(fn, exc)))
         except BaseException as exc:  # each outcome belongs to its caller
