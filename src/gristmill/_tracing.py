@@ -145,9 +145,11 @@ class Tracing:
         try:
             from opentelemetry.trace import Link
 
-            callers = dict.fromkeys(
-                item.caller for job in jobs if (item := job.trace) is not None and item.caller
-            )
+            callers = {  # many items may share a caller; a SpanContext is not hashable
+                (caller.trace_id, caller.span_id): caller
+                for job in jobs
+                if (item := job.trace) is not None and (caller := item.caller) is not None
+            }
             attributes: dict[str, str | int] = {
                 BATCH_ID: batch_id,
                 BATCH_SIZE: len(jobs),
@@ -158,7 +160,7 @@ class Tracing:
             self._batches[batch_id] = self._tracer.start_span(
                 BATCH_SPAN,
                 context=self._context.Context(),  # a root: it serves many traces
-                links=[Link(caller) for caller in callers],
+                links=[Link(caller) for caller in callers.values()],
                 attributes=attributes,
             )
             for job in jobs:
