@@ -42,5 +42,14 @@ class Spans:
         (span,) = self.named(name)
         return span
 
+    def items_by_caller(self) -> dict[str, ReadableSpan]:
+        """Each ``gristmill.item`` span, keyed by the name of its parent (the caller's span)."""
+        names = {ids(span)[1]: span.name for span in self.finished()}
+        return {
+            names[item.parent.span_id]: item
+            for item in self.named("gristmill.item")
+            if item.parent is not None
+        }
+
     def close(self) -> None:
         self.provider.shutdown()
