@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import importlib
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -57,10 +58,29 @@ def _grinder_extras(manager: Any, grinder: Any) -> dict[str, float]:
     return out
 
 
+def _tracing_options() -> dict[str, Any]:
+    """The grinder's ``tracing`` option, from ``GRISTMILL_BENCH_TRACING``.
+
+    ``sdk``: an OpenTelemetry SDK provider with no span processor, so the run
+    measures making the spans (gristmill's share and the SDK's), not exporting
+    them. ``api``: ``tracing=True`` with no provider set, OpenTelemetry's
+    no-op default. Unset: tracing off.
+    """
+    mode = os.environ.get("GRISTMILL_BENCH_TRACING")
+    if mode == "api":
+        return {"tracing": True}
+    if mode != "sdk":
+        return {}
+    from opentelemetry.sdk.trace import TracerProvider
+
+    return {"tracing": TracerProvider()}
+
+
 @asynccontextmanager
 async def grinder_harness(module_name: str, scenario: Scenario) -> AsyncIterator[Harness]:
     """Start a manager and grinder from ``module_name`` configured for ``scenario``."""
     module = importlib.import_module(module_name)
+    options = _tracing_options() if module_name != "leasepool" else {}
     manager = module.LeasedExecutorManager(
         backend=scenario.backend,
         max_pools=scenario.max_pools,
@@ -74,6 +94,7 @@ async def grinder_harness(module_name: str, scenario: Scenario) -> AsyncIterator
             max_wait_seconds=scenario.max_wait_seconds,
             batch_size_threshold=scenario.batch_size_threshold,
             lease_seconds=LEASE_SECONDS,
+            **options,
         )
         await grinder.start()
         try:

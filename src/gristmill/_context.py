@@ -9,7 +9,7 @@ the grinder ships the values of the variables named in ``propagate_context``
 
     parent, owning loop                              worker process
     ───────────────────                              ──────────────
-    put(): job.context = copy_context()
+    put(): job.context = copy_context()  (None if empty)
     dispatch: Carrier.carry(job)
       each chosen variable set in job.context
         ─► pickled alone: a value that will not
@@ -144,15 +144,16 @@ class Carrier:
         """
         values: list[tuple[str, str, bytes]] = []
         context = job.context
-        for variable in self._variables:
-            value = context.get(variable.var, _UNSET)
-            if value is _UNSET:
-                continue
-            try:
-                blob = self._dumps(value)
-            except Exception as problem:
-                return _unpicklable_value(variable, value, problem)
-            values.append((variable.module, variable.name, blob))
+        if context is not None:
+            for variable in self._variables:
+                value = context.get(variable.var, _UNSET)
+                if value is _UNSET:
+                    continue
+                try:
+                    blob = self._dumps(value)
+                except Exception as problem:
+                    return _unpicklable_value(variable, value, problem)
+                values.append((variable.module, variable.name, blob))
         trace = None if self._trace is None else self._trace(job)
         if not values and trace is None:
             return (job.fn, job.args, job.kwargs)

@@ -198,13 +198,16 @@ class Engine:
         """Queue one job and return it (its caller's future).
 
         ``deadline_seconds`` and ``run_timeout`` default to the settings'.
-        The job keeps a copy of the current context: the caller's. Call only
-        between ``start()`` and the end of the run.
+        The job keeps a copy of the current context, the caller's, unless it
+        is empty. Call only between ``start()`` and the end of the run.
         """
         settings = self.settings
         job = Job(loop=self._loop)
         job.fn, job.args, job.kwargs, job.owner = fn, args, kwargs or None, owner
-        job.context = copy_context()
+        context = copy_context()
+        # A snapshot outlives the call by as long as the job is queued; an empty one is
+        # not kept, which spares the garbage collector an object per queued job.
+        job.context = context if len(context) else None
         job.enqueued_at = now = self._time()
         if run_timeout is None:
             job.run_timeout = settings.run_timeout
@@ -216,7 +219,7 @@ class Engine:
         seconds = settings.deadline if deadline_seconds is None else deadline_seconds
         job.deadline = math.inf if seconds is None else now + seconds
         if self._tracing is not None:
-            self._tracing.item_queued(job)
+            self._tracing.item_queued(job, context)
         if self.queue.push(job):
             self._arm_deadline_timer()
         self.tally.submitted += 1
@@ -272,7 +275,8 @@ class Engine:
             self.settle(jobs, [(False, None)] * len(jobs), started=self._time())
             return
         for job in jobs:  # a thread cannot be stopped: the lost run may still be in its context
-            job.context = job.context.copy()
+            if job.context is not None:
+                job.context = job.context.copy()
         self.tally.requeued(len(jobs))
         self.queue.requeue(jobs)
         if self._task is None or self._task.done():  # a flush had already emptied the queue

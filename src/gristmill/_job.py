@@ -35,8 +35,9 @@ class Job(asyncio.Future[Any]):
         on_cancel: Called with the job if it is cancelled while still queued;
             the grinder clears it when the job leaves the queue.
         context: A copy of the caller's ``contextvars`` context, taken when
-            the job was queued. The thread backend runs the call inside it;
-            process-like backends read the variables they propagate from it.
+            the job was queued, or ``None`` if that context was empty. The
+            thread backend runs the call inside it; process-like backends
+            read the variables they propagate from it.
         trace: The job's OpenTelemetry item span and its caller's span
             context; set only when the grinder traces.
     """
@@ -66,7 +67,7 @@ class Job(asyncio.Future[Any]):
     attempts: int
     suspect: bool
     on_cancel: Callable[[Job], None] | None
-    context: Context
+    context: Context | None
     trace: Any
 
     def cancel(self, msg: Any | None = None) -> bool:

@@ -24,6 +24,8 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from contextvars import Context
+
     from opentelemetry.trace import Span, SpanContext, TracerProvider
 
     from ._job import Job
@@ -118,16 +120,17 @@ class Tracing:
         self._tracer = trace.get_tracer("gristmill", __version__, tracer_provider=provider)
         self._batches: dict[str, Span] = {}
 
-    def item_queued(self, job: Job) -> None:
+    def item_queued(self, job: Job, context: Context) -> None:
         """Open ``job``'s item span, a child of its caller's span, and make it current there.
 
-        Runs inside ``job.context`` (its caller's, copied), so the span's
-        parent is whatever span the caller had open, and spans the job opens on
-        a thread become children of the item span.
+        ``context`` is the copy of the caller's context the job keeps. The span
+        opens inside it, so its parent is whatever span the caller had open,
+        and spans the job opens on a thread become children of the item span.
         """
+        job.context = context
         job.trace = None
         try:
-            job.context.run(self._open_item, job)
+            context.run(self._open_item, job)
         except Exception:
             _dropped("open an item span")
 
@@ -206,11 +209,12 @@ class Tracing:
 
     def carrier(self, job: Job) -> dict[str, str] | None:
         """The W3C trace context that makes ``job``'s item span the parent in a worker."""
-        if job.trace is None:
+        context = job.context
+        if job.trace is None or context is None:
             return None
         carrier: dict[str, str] = {}
         try:
-            job.context.run(self._inject, carrier)  # the item span, and the caller's baggage
+            context.run(self._inject, carrier)  # the item span, and the caller's baggage
         except Exception:
             _dropped("inject the trace context")
             return None

@@ -12,7 +12,7 @@ import decimal
 import threading
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future
-from contextvars import ContextVar
+from contextvars import Context, ContextVar, copy_context
 from decimal import Decimal
 from typing import Any
 
@@ -96,6 +96,26 @@ async def test_what_a_job_sets_does_not_reach_the_next_job_on_its_thread(
         caller("third", read_request_id),
     )
     assert list(seen) == ["first", None, "third"]
+
+
+async def test_jobs_from_callers_with_empty_contexts_do_not_share_one(
+    one_thread: WorkGrinder,
+) -> None:
+    """A caller whose context is empty leaves no snapshot; its job still runs in its own."""
+
+    async def empty_caller(job: Callable[..., Any], *args: Any) -> Any:
+        assert len(copy_context()) == 0
+        return await one_thread.submit(job, *args)
+
+    def in_an_empty_context(job: Callable[..., Any], *args: Any) -> asyncio.Task[Any]:
+        return asyncio.create_task(empty_caller(job, *args), context=Context())
+
+    seen = await asyncio.gather(
+        in_an_empty_context(overwrite_request_id, "left by the first job"),
+        in_an_empty_context(overwrite_request_id, "left by the second job"),
+        in_an_empty_context(read_request_id),
+    )
+    assert list(seen) == [None, None, None]
 
 
 async def test_submit_work_runs_in_the_callers_context(make_grinder: GrinderFactory) -> None:
