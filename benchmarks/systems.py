@@ -16,6 +16,7 @@ import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,9 @@ Job = Callable[[int], int]
 Enqueue = Callable[[Job, int], Awaitable[asyncio.Future[int]]]
 
 LEASE_SECONDS = 60.0
+
+request_id: ContextVar[str] = ContextVar("request_id")
+"""Set in the enqueuing task when ``GRISTMILL_BENCH_CONTEXT=set``, so its context is not empty."""
 
 
 def _no_extras() -> dict[str, float]:
@@ -97,6 +101,8 @@ async def grinder_harness(module_name: str, scenario: Scenario) -> AsyncIterator
             **options,
         )
         await grinder.start()
+        if os.environ.get("GRISTMILL_BENCH_CONTEXT") == "set":
+            request_id.set("request-1")  # every job then keeps a snapshot of its own
         try:
             yield Harness(
                 enqueue=grinder.enqueue,

@@ -12,7 +12,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from contextvars import Context
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._tracing import ItemTrace
 
 __all__ = ["Job"]
 
@@ -68,7 +71,7 @@ class Job(asyncio.Future[Any]):
     suspect: bool
     on_cancel: Callable[[Job], None] | None
     context: Context | None
-    trace: Any
+    trace: ItemTrace | None
 
     def cancel(self, msg: Any | None = None) -> bool:
         """Cancel like any future; a queued job also leaves the queue at once."""

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import threading
+from concurrent.futures import Future
 from typing import Any
 
 import pytest
@@ -90,6 +92,25 @@ async def test_an_item_span_is_the_child_of_its_callers_span_and_the_parent_of_t
     assert item.context.trace_id == request.get_span_context().trace_id
     assert parent_seen_by_the_job == span_id(item)
     assert spans.one("inside the job").parent.span_id == span_id(item)  # type: ignore[union-attr]
+
+
+async def test_submit_from_thread_makes_the_threads_span_the_items_parent(
+    make_grinder: GrinderFactory, spans: Spans
+) -> None:
+    grinder = await make_grinder(batch_size_threshold=1, tracing=spans.provider)
+    submitted: list[Future[int]] = []
+
+    def in_a_thread() -> None:
+        with spans.tracer.start_as_current_span("thread work"):
+            submitted.append(grinder.submit_from_thread(double, 5))
+
+    thread = threading.Thread(target=in_a_thread)
+    thread.start()
+    thread.join(10)
+    assert await asyncio.wrap_future(submitted[0]) == 10
+    item = spans.one(ITEM)
+    assert item.parent is not None
+    assert item.parent.span_id == span_id(spans.one("thread work"))
 
 
 async def test_an_item_span_tells_its_function_owner_batch_wait_and_outcome(

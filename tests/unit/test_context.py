@@ -178,6 +178,23 @@ def test_a_value_whose_pickling_error_cannot_be_printed_still_fails_cleanly() ->
     assert "Unprintable: <unprintable>" in str(error)
 
 
+class ReprBomb:
+    """Cannot be pickled by reference, and raises if pickle tries to describe it."""
+
+    def __reduce__(self) -> str:
+        return "no_such_global_name"
+
+    def __repr__(self) -> str:
+        raise RuntimeError("repr exploded")
+
+
+def test_a_value_that_raises_in_repr_still_fails_only_its_job() -> None:
+    job = job_for(read_both, request_id=cast(Any, ReprBomb()))
+    error = carrier(request_id).carry(job)
+    assert isinstance(error, UnpicklableError)
+    assert f"context variable {MODULE}.request_id" in str(error)
+
+
 def test_a_value_that_will_not_unpickle_in_the_worker_fails_its_job_alone() -> None:
     bad = cast(
         Call, carrier(request_id).carry(job_for(read_both, request_id=cast(Any, Unloadable())))
