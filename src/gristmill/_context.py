@@ -39,8 +39,9 @@ from ._worker import Call, Dumps, _describe
 
 if TYPE_CHECKING:
     from ._job import Job
+    from ._tracing import Tracing
 
-__all__ = ["Carried", "Carrier", "PropagatedVar", "propagated_variables"]
+__all__ = ["Carried", "Carrier", "PropagatedVar", "carrier_for", "propagated_variables"]
 
 _MAIN_MODULES = frozenset({"__main__", "__mp_main__"})
 _UNSET: Any = object()
@@ -158,6 +159,19 @@ class Carrier:
         if not values and trace is None:
             return (job.fn, job.args, job.kwargs)
         return (Carried(job.fn, tuple(values), trace), job.args, job.kwargs)
+
+
+def carrier_for(
+    variables: tuple[PropagatedVar, ...], dumps: Dumps | None, tracing: Tracing | None
+) -> Carrier | None:
+    """The grinder's :class:`Carrier`, or None when nothing must travel with its items.
+
+    ``dumps`` is None for in-process (thread) pools, where jobs run in their
+    callers' contexts and nothing needs shipping.
+    """
+    if dumps is None or not (variables or tracing):
+        return None
+    return Carrier(variables, dumps, None if tracing is None else tracing.carrier)
 
 
 class Carried:

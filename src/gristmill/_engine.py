@@ -28,7 +28,7 @@ from typing import Any
 from ._admission import Admission
 from ._batching import batch_size, due_at
 from ._clock import Clock, TimerHandle
-from ._context import Carrier
+from ._context import carrier_for
 from ._costs import RunTimes
 from ._dispatch import BatchContext, dispatch_batch
 from ._errors import NotStartedError
@@ -122,16 +122,9 @@ class Engine:
             board=manager.progress_board,
             clock=self._clock,
             max_retries=self.settings.max_retries,
-            carrier=self._carrier(dumps),
+            carrier=carrier_for(self.settings.propagate, dumps, self._tracing),
         )
         self._spawn_runner()
-
-    def _carrier(self, dumps: Callable[[Any], bytes] | None) -> Carrier | None:
-        """What ships each job's chosen context to process workers; None when nothing must."""
-        tracing, variables = self._tracing, self.settings.propagate
-        if dumps is None or not (variables or tracing):
-            return None
-        return Carrier(variables, dumps, None if tracing is None else tracing.carrier)
 
     def flush(self) -> None:
         """Make every pending job due now; the runner ends once none is left."""

@@ -101,10 +101,8 @@ def call_each(
         try:
             if contexts is None:
                 result = fn(*args, **kwargs) if kwargs else fn(*args)
-            elif kwargs:
-                result = contexts[index].run(fn, *args, **kwargs)
             else:
-                result = contexts[index].run(fn, *args)
+                result = contexts[index].run(_call, fn, args, kwargs)
         except StopIteration as exc:
             append((False, stop_iteration_error(fn, exc)))
         except BaseException as exc:  # each outcome belongs to its caller
@@ -117,6 +115,11 @@ def call_each(
     if post is not None:
         post(len(calls))
     return outcomes
+
+
+def _call(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any] | None) -> Any:
+    """``fn(*args, **kwargs)``; handed to ``Context.run`` as is, which beats ``run(fn, *args)``."""
+    return fn(*args, **kwargs) if kwargs else fn(*args)
 
 
 def run_pickled(payload: bytes, slot: int = -1) -> bytes:
