@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import BrokenExecutor, Future
-from contextvars import Context
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, NamedTuple, Protocol
@@ -368,12 +367,12 @@ def _timed(run: Callable[[Any, int], Any], payload: Any, slot: int) -> tuple[Any
 def _run_items(items: list[Job], slot: int) -> list[Outcome]:
     """Thread-backend chunk: runs in the pool thread, so the loop does none of this work.
 
-    Each call runs in its own job's context, the copy of its caller's (a new
+    Each call runs in its own job's context, the copy of its caller's (an
     empty one for a caller whose context was empty).
     """
     return call_each(
         [(job.fn, job.args, job.kwargs) for job in items],
-        contexts=[Context() if job.context is None else job.context for job in items],
+        contexts=[job.context for job in items],
     )
 
 

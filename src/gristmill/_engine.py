@@ -200,7 +200,7 @@ class Engine:
         context = copy_context()
         # A snapshot outlives the call by as long as the job is queued; an empty one is
         # not kept, which spares the garbage collector an object per queued job.
-        job.context = context if len(context) else None
+        job.context = context if context else None  # a Context is false when empty
         job.enqueued_at = now = self._time()
         if run_timeout is None:
             job.run_timeout = settings.run_timeout

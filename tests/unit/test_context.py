@@ -260,6 +260,40 @@ def test_call_each_runs_each_call_in_its_own_context() -> None:
     assert request_id.get() is None
 
 
+def test_calls_whose_callers_had_empty_contexts_never_see_each_others_writes() -> None:
+    calls: list[Call] = [
+        (read_both, (), None),
+        (overwrite, ("first write",), None),
+        (read_both, (), None),
+        (overwrite, ("second write",), None),
+        (overwrite, ("third write",), None),
+    ]
+    outcomes = call_each(calls, contexts=[None] * len(calls))
+    assert outcomes == [
+        (True, (None, "no tenant")),
+        (True, None),
+        (True, (None, "no tenant")),
+        (True, None),
+        (True, None),
+    ]
+    assert request_id.get() is None
+
+
+def test_empty_and_copied_contexts_mixed_in_one_chunk_stay_apart() -> None:
+    own = copy_context()
+    own.run(request_id.set, "own")
+    calls: list[Call] = [
+        (overwrite, ("written in a new context",), None),
+        (overwrite, ("written in own",), None),
+        (read_both, (), None),
+    ]
+    seen: list[int] = []
+    outcomes = call_each(calls, seen.append, contexts=[None, own, None])
+    assert outcomes == [(True, None), (True, "own"), (True, (None, "no tenant"))]
+    assert own[request_id] == "written in own"
+    assert seen == [0, 1, 2, 3]
+
+
 def test_call_each_passes_keyword_arguments_inside_a_context() -> None:
     outcomes = call_each([(overwrite, (), {"value": "kw"})], contexts=[copy_context()])
     assert outcomes == [(True, None)]
