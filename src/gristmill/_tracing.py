@@ -140,6 +140,8 @@ class Tracing:
         if job.owner is not None:
             attributes[ITEM_OWNER] = job.owner
         span = self._tracer.start_span(ITEM_SPAN, attributes=attributes)
+        if not span.is_recording():  # no SDK, or sampled out: the job keeps its caller's span
+            return
         self._context.attach(self._api.set_span_in_context(span))
         job.trace = ItemTrace(span, caller if caller.is_valid else None)
 
@@ -208,9 +210,13 @@ class Tracing:
         _end(span)
 
     def carrier(self, job: Job) -> dict[str, str] | None:
-        """The W3C trace context that makes ``job``'s item span the parent in a worker."""
+        """The W3C trace context that makes ``job``'s item span the parent in a worker.
+
+        For an item whose span is not recorded, it carries the caller's span,
+        so that a sampling decision made upstream holds in the worker too.
+        """
         context = job.context
-        if job.trace is None or context is None:
+        if context is None:
             return None
         carrier: dict[str, str] = {}
         try:

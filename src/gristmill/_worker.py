@@ -100,17 +100,14 @@ def call_each(
     outcomes: list[Outcome] = []
     count = len(calls)
     if contexts is None:
-        _call_from(calls, 0, count, post, outcomes, None)
-    elif contexts.count(None) == count:  # all empty: share one until a call writes to it
+        _call_from(calls, 0, count, post, outcomes, None, None)
+    elif contexts == [None] * count:  # all empty: share one until a call writes to it
         start = 0
         while start < count:
             shared = Context()
-            start = shared.run(_call_from, calls, start, count, post, outcomes, shared)
+            start = shared.run(_call_from, calls, start, count, post, outcomes, shared, None)
     else:
-        for index, context in enumerate(contexts):
-            if context is None:
-                context = Context()
-            context.run(_call_from, calls, index, index + 1, post, outcomes, None)
+        _call_from(calls, 0, count, post, outcomes, None, contexts)
     if post is not None:
         post(count)
     return outcomes
@@ -123,11 +120,14 @@ def _call_from(
     post: Callable[[int], None] | None,
     outcomes: list[Outcome],
     shared: Context | None,
+    contexts: Sequence[Context | None] | None,
 ) -> int:
-    """Run ``calls[start:stop]`` in the current context; return the index it stopped at.
+    """Run ``calls[start:stop]``, appending their outcomes; return the index it stopped at.
 
-    ``shared`` is the current context when the calls share it: the run stops
-    early, before the first call after one that wrote to it.
+    With ``contexts`` each call runs in its own (a new one for ``None``);
+    without, in the current context. ``shared`` is the current context when
+    the calls share it: the run stops early, before the first call after one
+    that wrote to it.
     """
     append = outcomes.append
     for index in range(start, stop):
@@ -137,7 +137,13 @@ def _call_from(
         if post is not None:
             post(index)
         try:
-            result = fn(*args, **kwargs) if kwargs else fn(*args)
+            if contexts is None:
+                result = fn(*args, **kwargs) if kwargs else fn(*args)
+            else:
+                context = contexts[index]
+                if context is None:
+                    context = Context()
+                result = context.run(_call, fn, args, kwargs)
         except StopIteration as exc:
             append((False, stop_iteration_error(fn, exc)))
         except BaseException as exc:  # each outcome belongs to its caller
@@ -148,6 +154,11 @@ def _call_from(
             else:
                 append((True, result))
     return stop
+
+
+def _call(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any] | None) -> Any:
+    """``fn(*args, **kwargs)``; handed to ``Context.run`` as is, which beats ``run(fn, *args)``."""
+    return fn(*args, **kwargs) if kwargs else fn(*args)
 
 
 def run_pickled(payload: bytes, slot: int = -1) -> bytes:
