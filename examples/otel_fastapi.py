@@ -33,7 +33,6 @@ from typing import TextIO, cast
 
 import uvicorn
 from fastapi import FastAPI, Request, Response
-from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor
@@ -111,6 +110,9 @@ def create_app(
 
     # A stand-in for OpenTelemetry's FastAPI instrumentation: one server span per
     # request, current while the handler runs, so the item span becomes its child.
+    # (Recent FastAPI versions open spans of their own through the *global* tracer
+    # provider, which this example leaves unset; in an app that sets it, the item
+    # span's parent is FastAPI's endpoint span, inside the request's trace.)
     @app.middleware("http")
     async def trace_request(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
@@ -128,10 +130,10 @@ def create_app(
 
 
 if __name__ == "__main__":
-    console = console_provider()
-    trace.set_tracer_provider(console)  # for any other instrumentation in the process
     uvicorn.run(
-        create_app(provider=console, backend=os.environ.get("GRISTMILL_BACKEND", "thread")),
+        create_app(
+            provider=console_provider(), backend=os.environ.get("GRISTMILL_BACKEND", "thread")
+        ),
         host="127.0.0.1",
         port=int(os.environ.get("PORT", "8000")),
     )

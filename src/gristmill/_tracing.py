@@ -93,13 +93,18 @@ def tracing_for(option: object, grinder_logger: logging.Logger) -> Tracing | Non
 
 
 class ItemTrace:
-    """What tracing keeps on a job: its item span, and its caller's span to link the batch to."""
+    """What tracing keeps on a job: its item span, its caller's span, the batch that took it.
 
-    __slots__ = ("caller", "span")
+    The batch id is written to the span with the other attributes when the
+    span ends, in one call.
+    """
+
+    __slots__ = ("batch", "caller", "span")
 
     def __init__(self, span: Span, caller: SpanContext | None) -> None:
         self.span = span
         self.caller = caller
+        self.batch: str | None = None
 
 
 class Tracing:
@@ -170,7 +175,7 @@ class Tracing:
             )
             for job in jobs:
                 if job.trace is not None:
-                    job.trace.span.set_attribute(BATCH_ID, batch_id)
+                    job.trace.batch = batch_id
         except Exception:
             _dropped("open a batch span")
 
@@ -196,8 +201,10 @@ class Tracing:
         job.trace = None
         span = item.span
         try:
-            span.set_attribute(QUEUE_WAIT, waited)
-            span.set_attribute(OUTCOME, outcome)
+            attributes: dict[str, str | float] = {QUEUE_WAIT: waited, OUTCOME: outcome}
+            if item.batch is not None:
+                attributes[BATCH_ID] = item.batch
+            span.set_attributes(attributes)
             if outcome in _FAILURES:
                 from opentelemetry.trace import Status, StatusCode
 
