@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from opentelemetry import trace
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider, sampling
 from opentelemetry.trace import StatusCode
 
 from gristmill import LeasedExecutorManager, Work, WorkGrinder
@@ -223,6 +223,18 @@ async def test_without_a_caller_span_the_item_span_is_a_root(
     await grinder.stop()
     assert spans.one(ITEM).parent is None
     assert spans.one(BATCH).links == ()
+
+
+async def test_an_item_span_that_is_sampled_out_leaves_the_job_in_its_callers_span(
+    make_grinder: GrinderFactory, spans: Spans
+) -> None:
+    grinder = await make_grinder(
+        batch_size_threshold=1, tracing=TracerProvider(sampler=sampling.ALWAYS_OFF)
+    )
+    with spans.tracer.start_as_current_span("request") as request:
+        parent_seen_by_the_job = await grinder.submit(open_a_span, spans.tracer)
+    assert parent_seen_by_the_job == request.get_span_context().span_id
+    assert [span.name for span in spans.finished()] == ["inside the job", "request"]
 
 
 async def test_hostile_errors_and_callables_are_traced_without_breaking_anything(

@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+from opentelemetry.sdk.trace import TracerProvider, sampling
 
 from gristmill import LeasedExecutorManager, UnpicklableError, WorkGrinder
 from tests.helpers import assert_grinder_settled
@@ -121,6 +122,17 @@ async def test_a_job_in_a_worker_runs_inside_its_item_span(
         "gristmill.pool": "gristmill-process-1",
         "gristmill.batch.requeued": 0,
     }
+
+
+async def test_a_sampled_out_item_still_carries_its_callers_trace_to_the_worker(
+    process_manager: LeasedExecutorManager, spans: Spans
+) -> None:
+    dropping = TracerProvider(sampler=sampling.ALWAYS_OFF)
+    async with grinding(process_manager, batch_size_threshold=1, tracing=dropping) as grinder:
+        with spans.tracer.start_as_current_span("request") as request:
+            seen = await grinder.submit(jobs.current_span_ids)
+    context = request.get_span_context()
+    assert seen == (context.trace_id, context.span_id)
 
 
 @pytest.mark.parametrize("tracing", [False, True])
