@@ -12,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import importlib
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +26,9 @@ Job = Callable[[int], int]
 Enqueue = Callable[[Job, int], Awaitable[asyncio.Future[int]]]
 
 LEASE_SECONDS = 60.0
+
+request_id: ContextVar[str] = ContextVar("request_id")
+"""Set in the enqueuing task when ``GRISTMILL_BENCH_CONTEXT=set``, so its context is not empty."""
 
 
 def _no_extras() -> dict[str, float]:
@@ -57,10 +62,29 @@ def _grinder_extras(manager: Any, grinder: Any) -> dict[str, float]:
     return out
 
 
+def _tracing_options() -> dict[str, Any]:
+    """The grinder's ``tracing`` option, from ``GRISTMILL_BENCH_TRACING``.
+
+    ``sdk``: an OpenTelemetry SDK provider with no span processor, so the run
+    measures making the spans (gristmill's share and the SDK's), not exporting
+    them. ``api``: ``tracing=True`` with no provider set, OpenTelemetry's
+    no-op default. Unset: tracing off.
+    """
+    mode = os.environ.get("GRISTMILL_BENCH_TRACING")
+    if mode == "api":
+        return {"tracing": True}
+    if mode != "sdk":
+        return {}
+    from opentelemetry.sdk.trace import TracerProvider
+
+    return {"tracing": TracerProvider()}
+
+
 @asynccontextmanager
 async def grinder_harness(module_name: str, scenario: Scenario) -> AsyncIterator[Harness]:
     """Start a manager and grinder from ``module_name`` configured for ``scenario``."""
     module = importlib.import_module(module_name)
+    options = _tracing_options() if module_name != "leasepool" else {}
     manager = module.LeasedExecutorManager(
         backend=scenario.backend,
         max_pools=scenario.max_pools,
@@ -74,8 +98,11 @@ async def grinder_harness(module_name: str, scenario: Scenario) -> AsyncIterator
             max_wait_seconds=scenario.max_wait_seconds,
             batch_size_threshold=scenario.batch_size_threshold,
             lease_seconds=LEASE_SECONDS,
+            **options,
         )
         await grinder.start()
+        if os.environ.get("GRISTMILL_BENCH_CONTEXT") == "set":
+            request_id.set("request-1")  # every job then keeps a snapshot of its own
         try:
             yield Harness(
                 enqueue=grinder.enqueue,

@@ -8,7 +8,7 @@ lease, pending item or live pool is left behind.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 
 import pytest
 import uvloop
@@ -16,6 +16,7 @@ import uvloop
 from gristmill import LeasedExecutorManager, WorkGrinder
 from gristmill.testing import FakeClock
 from tests.helpers import assert_grinder_settled, assert_manager_empty, make_manager
+from tests.spans import Spans
 
 LoopFactory = Callable[[], asyncio.AbstractEventLoop]
 
@@ -31,6 +32,14 @@ def pytest_asyncio_loop_factories(
 def clock() -> FakeClock:
     """A clock that only moves when the test advances it."""
     return FakeClock()
+
+
+@pytest.fixture
+def spans() -> Iterator[Spans]:
+    """An OpenTelemetry SDK tracer provider that keeps finished spans in memory."""
+    recorder = Spans()
+    yield recorder
+    recorder.close()
 
 
 @pytest.fixture

@@ -26,13 +26,14 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import BrokenExecutor, Future
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from ._batched import BatchFunction, plan_calls
 from ._batching import chunk_sizes
 from ._bridge import post
 from ._chunks import Chunk, Chunks
 from ._clock import Clock, stopwatch
+from ._context import Carrier
 from ._errors import LeaseExpiredError, NotStartedError
 from ._job import Job
 from ._progress import NOT_STARTED, ProgressBoard
@@ -40,6 +41,7 @@ from ._salvage import Loss, sort_lost
 from ._source import LeaseLike
 from ._watchdog import Watchdog
 from ._worker import (
+    Call,
     Dumps,
     Outcome,
     call_each,
@@ -50,7 +52,7 @@ from ._worker import (
     run_pickled_call,
 )
 
-__all__ = ["BatchContext", "BatchOwner", "dispatch_batch"]
+__all__ = ["BatchContext", "BatchOwner", "Dispatched", "dispatch_batch"]
 
 
 class BatchOwner(Protocol):
@@ -94,6 +96,8 @@ class BatchContext:
         board: Where process workers post progress, if the backend has one.
         clock: The manager's clock, to tell a revoked lease from a crash.
         max_retries: Attempts an item may be charged before it fails.
+        carrier: Ships each item's chosen context variables and trace context
+            to process workers; ``None`` when there is nothing to ship.
     """
 
     owner: BatchOwner
@@ -102,6 +106,19 @@ class BatchContext:
     board: ProgressBoard | None
     clock: Clock
     max_retries: int
+    carrier: Carrier | None = None
+
+
+class Dispatched(NamedTuple):
+    """What became of a batch, for its span and log line.
+
+    Attributes:
+        requeued: Items handed back to run in a later batch.
+        chunks: Chunks submitted to the executor.
+    """
+
+    requeued: int
+    chunks: int
 
 
 async def dispatch_batch(
@@ -113,8 +130,8 @@ async def dispatch_batch(
     item_seconds: float | None,
     timed: bool = True,
     grouped: bool = False,
-) -> int:
-    """Run ``items`` on ``lease`` until every chunk has settled; return how many were requeued.
+) -> Dispatched:
+    """Run ``items`` on ``lease`` until every chunk has settled; say how it went.
 
     ``abort`` is done once the grinder stops with ``cancel_pending=True``: the
     batch then cancels its callers' futures and the chunks that have not
@@ -138,7 +155,7 @@ async def dispatch_batch(
         raise
     finally:
         context.owner.drained()
-    return batch.requeued
+    return Dispatched(requeued=batch.requeued, chunks=batch.chunks_sent)
 
 
 class _Batch:
@@ -158,6 +175,7 @@ class _Batch:
         self.unsent = items  # until submit_all takes them
         self.all_settled: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.requeued = 0
+        self.chunks_sent = 0
 
     def submit_all(self, item_seconds: float | None, *, grouped: bool) -> None:
         """Cut the batch into chunks and submit them; settle what never gets there.
@@ -181,6 +199,7 @@ class _Batch:
                 self._never_ran([*runnable, *rest], exc)
                 return
             self.unsettled += 1
+            self.chunks_sent += 1
             self.chunks.add(chunk)
             chunk.future.add_done_callback(partial(_deliver, loop, self, chunk))
 
@@ -301,16 +320,21 @@ class _Batch:
     ) -> tuple[Callable[..., Any], Any, list[Job]]:
         """Return the worker function and payload to submit, and the items they carry.
 
-        On cross-process backends an item that will not pickle is settled with
-        its own error here and left out of the payload, so no item is settled
-        twice if the submit itself then fails.
+        On cross-process backends an item that will not pickle (its call, or a
+        context value it carries) is settled with its own error here and left
+        out of the payload, so no item is settled twice if the submit itself
+        then fails.
         """
-        dumps = self.context.dumps
+        dumps, carrier = self.context.dumps, self.context.carrier
         if dumps is None:
             if call is None:
                 return _run_items, chunk, chunk
             return run_call, (call, chunk), chunk
-        payload, bad = encode_calls([(job.fn, job.args, job.kwargs) for job in chunk], dumps)
+        if carrier is None or call is not None:  # a batch function's call carries no one context
+            calls = [(job.fn, job.args, job.kwargs) for job in chunk]
+        else:
+            chunk, calls = self._carry(carrier, chunk)
+        payload, bad = encode_calls(calls, dumps)
         worker_fn = run_pickled if call is None else run_pickled_call
         if not bad:
             return worker_fn, payload, chunk
@@ -321,6 +345,19 @@ class _Batch:
             started=self.started_at,
         )
         return worker_fn, payload, [job for i, job in enumerate(chunk) if i not in bad_index]
+
+    def _carry(self, carrier: Carrier, chunk: list[Job]) -> tuple[list[Job], list[Call]]:
+        """Wrap each call with the context it carries; settle those whose context will not go."""
+        jobs: list[Job] = []
+        calls: list[Call] = []
+        for job in chunk:
+            call = carrier.carry(job)
+            if isinstance(call, BaseException):
+                self.owner.settle([job], [(False, call)], started=self.started_at)
+            else:
+                jobs.append(job)
+                calls.append(call)
+        return jobs, calls
 
     def _never_ran(self, jobs: list[Job], exc: BaseException) -> None:
         """A submit failed: the items go back if the pool was taken away, else they fail.
@@ -393,8 +430,15 @@ def _timed(run: Callable[[Any, int], Any], payload: Any, slot: int) -> tuple[Any
 
 
 def _run_items(items: list[Job], slot: int) -> list[Outcome]:
-    """Thread-backend chunk: runs in the pool thread, so the loop does none of this work."""
-    return call_each([(job.fn, job.args, job.kwargs) for job in items])
+    """Thread-backend chunk: runs in the pool thread, so the loop does none of this work.
+
+    Each call runs in its own job's context, the copy of its caller's (an
+    empty one for a caller whose context was empty).
+    """
+    return call_each(
+        [(job.fn, job.args, job.kwargs) for job in items],
+        contexts=[job.context for job in items],
+    )
 
 
 def _deliver(

@@ -22,12 +22,14 @@ import asyncio
 import logging
 import math
 from collections.abc import Callable, Iterable, Sequence
+from contextvars import copy_context
 from typing import Any
 
 from ._admission import Admission
 from ._batched import BatchFunction
 from ._batching import batch_size, due_at
 from ._clock import Clock, TimerHandle
+from ._context import carrier_for
 from ._costs import RunTimes
 from ._dispatch import BatchContext, dispatch_batch
 from ._errors import NotStartedError
@@ -35,9 +37,10 @@ from ._grinder_settings import GrinderSettings
 from ._job import Job
 from ._naming import name_of
 from ._queue import JobQueue
-from ._source import GrinderSource, LeaseLike
+from ._source import GrinderSource, LeaseLike, pool_name
 from ._stats import GrinderStats
 from ._tally import Tally
+from ._tracing import Tracing
 from ._worker import Outcome
 from .hooks import Hooks, ItemOutcome
 
@@ -66,6 +69,7 @@ class Engine:
             returns the exception that every stranded caller then receives.
         on_orphaned: Told that the loop cancelled the engine's tasks without a
             ``stop()``: the loop is shutting down.
+        tracing: Opens the item and batch spans, when the grinder traces.
     """
 
     def __init__(
@@ -77,6 +81,7 @@ class Engine:
         hooks: Hooks | None,
         on_crash: Callable[[BaseException], BaseException],
         on_orphaned: Callable[[], None],
+        tracing: Tracing | None = None,
     ) -> None:
         self.settings = settings
         self._manager = manager
@@ -85,7 +90,8 @@ class Engine:
         self._logger = logger
         self._on_crash = on_crash
         self._on_orphaned = on_orphaned
-        self.tally = Tally(hooks, logger, clock.time)
+        self._tracing = tracing
+        self.tally = Tally(hooks, logger, clock.time, tracing)
         self.queue = JobQueue(self._on_queued_job_cancelled)
         self.admission = Admission(settings.max_pending, settings.overflow, lambda: self.queue.live)
         self._deadline_timer: TimerHandle | None = None
@@ -111,13 +117,15 @@ class Engine:
         self._flushing = False
         self._loop = loop
         self._abort = loop.create_future()
+        dumps = manager.payload_dumps if manager.payloads_cross_process else None
         self._context = BatchContext(
             owner=self,
             workers=manager.workers_per_pool,
-            dumps=manager.payload_dumps if manager.payloads_cross_process else None,
+            dumps=dumps,
             board=manager.progress_board,
             clock=self._clock,
             max_retries=self.settings.max_retries,
+            carrier=carrier_for(self.settings.propagate, dumps, self._tracing),
         )
         self._spawn_runner()
 
@@ -188,11 +196,16 @@ class Engine:
         """Queue one job and return it (its caller's future).
 
         ``deadline_seconds`` and ``run_timeout`` default to the settings'.
-        Call only between ``start()`` and the end of the run.
+        The job keeps a copy of the current context, the caller's, unless it
+        is empty. Call only between ``start()`` and the end of the run.
         """
         settings = self.settings
         job = Job(loop=self._loop)
         job.fn, job.args, job.kwargs, job.owner = fn, args, kwargs or None, owner
+        context = copy_context()
+        # A snapshot outlives the call by as long as the job is queued; an empty one is
+        # not kept, which spares the garbage collector an object per queued job.
+        job.context = context if context else None  # a Context is false when empty
         job.enqueued_at = now = self._time()
         if run_timeout is None:
             job.run_timeout = settings.run_timeout
@@ -203,6 +216,8 @@ class Engine:
         job.suspect = False
         seconds = settings.deadline if deadline_seconds is None else deadline_seconds
         job.deadline = math.inf if seconds is None else now + seconds
+        if self._tracing is not None:
+            self._tracing.item_queued(job, context)
         if self.queue.push(job):
             self._arm_deadline_timer()
         self.tally.submitted += 1
@@ -245,7 +260,7 @@ class Engine:
                 failed += 1
                 kind = failure
             if observed:
-                tally.item_done(started - job.enqueued_at, kind)
+                tally.item_done(job, started - job.enqueued_at, kind, None if ok else value)
         tally.settled(len(jobs), completed=completed, failed=failed, timed_out=timed_out)
 
     def requeue(self, jobs: list[Job]) -> None:
@@ -258,6 +273,9 @@ class Engine:
                 job.cancel()
             self.settle(jobs, [(False, None)] * len(jobs), started=self._time())
             return
+        for job in jobs:  # a thread cannot be stopped: the lost run may still be in its context
+            if job.context is not None:
+                job.context = job.context.copy()
         self.tally.requeued(len(jobs))
         self.queue.requeue(jobs)
         if self._task is None or self._task.done():  # a flush had already emptied the queue
@@ -353,7 +371,7 @@ class Engine:
         self, lease: LeaseLike, jobs: list[Job], owner: str, abort: asyncio.Future[None]
     ) -> None:
         """Hand ``jobs`` and ``lease`` to a new batch task, which releases the lease."""
-        self.tally.batch_started(owner, jobs)
+        self.tally.batch_started(owner, jobs, pool_name(lease))
         self.running_batches += 1
         self._busy_batches += 1
         task = asyncio.get_running_loop().create_task(
@@ -368,7 +386,7 @@ class Engine:
         started = self._time()
         try:
             assert self._context is not None
-            requeued = await dispatch_batch(
+            dispatched = await dispatch_batch(
                 self._context,
                 lease,
                 jobs,
@@ -377,7 +395,14 @@ class Engine:
                 timed=self._timed,
                 grouped=self.grouped,
             )
-            self.tally.batch_ended(owner, len(jobs), started, requeued)
+            self.tally.batch_ended(
+                owner,
+                len(jobs),
+                started,
+                requeued=dispatched.requeued,
+                chunks=dispatched.chunks,
+                pool=pool_name(lease),
+            )
         finally:
             await lease.release()
 

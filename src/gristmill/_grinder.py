@@ -11,9 +11,9 @@ import asyncio
 import concurrent.futures
 import logging
 from asyncio import get_running_loop
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import Any, TypeVar, cast, final, overload
+from typing import TYPE_CHECKING, Any, TypeVar, cast, final, overload
 
 from . import _validate as validate
 from ._admission import Overflow
@@ -32,8 +32,14 @@ from ._grinder_settings import GrinderSettings, require_run_timeout_support
 from ._lifecycle import Lifecycle, State
 from ._source import LeaseSource, resolve_source
 from ._stats import GrinderStats
+from ._tracing import tracing_for
 from ._work import Work
 from .hooks import Hooks
+
+if TYPE_CHECKING:
+    from contextvars import ContextVar
+
+    from opentelemetry.trace import TracerProvider
 
 __all__ = ["LeaseSource", "WorkGrinder"]
 
@@ -73,6 +79,12 @@ class WorkGrinder:
     after a clean exit, cancelling what is pending after an exception or a
     cancellation (see :meth:`stop`). Start the manager first.
 
+    A job runs in its caller's ``contextvars`` context, as with
+    ``asyncio.to_thread``: on the thread backend each job runs in a copy of
+    the context its caller had when it queued the job (what the job sets stays
+    in that copy); process-like backends carry the variables named in
+    ``propagate_context``.
+
     Args:
         executor_manager: Where batches lease their executors: a
             :class:`~gristmill.LeasedExecutorManager`, or any object with an
@@ -110,11 +122,27 @@ class WorkGrinder:
             :class:`LeaseExpiredError`). Items of the batch that were not
             running are queued again without using up a retry.
         hooks: Observer told about every batch and item.
+        propagate_context: Context variables whose values travel with each
+            item to process-like backends (process, interpreter, loky,
+            Dask), to be set around its call in the worker. Each must be a
+            module-level global, so the worker can import it. A value that
+            will not pickle fails its item alone with
+            :class:`UnpicklableError`. On the thread backend every job
+            already runs in a copy of its caller's whole context, so this
+            changes nothing there.
+        tracing: OpenTelemetry spans (``pip install "gristmill[otel]"``):
+            ``True`` for the global tracer provider, or a ``TracerProvider``
+            of your own. Each item gets a span, a child of its caller's
+            span, and each batch a span linked to its items' callers; the
+            trace context reaches process workers with the item. ``False``
+            (the default) costs nothing per item. ``True`` without
+            OpenTelemetry installed logs a warning and records nothing.
 
     Raises:
         ValueError: a number is zero, negative, NaN, infinite, a bool, or
             fractional where a count is needed; an unknown ``overflow``; a
-            run timeout on a backend whose jobs cannot be stopped.
+            run timeout on a backend whose jobs cannot be stopped; a
+            ``propagate_context`` variable that is not a module-level global.
         WrongTypeError: a parameter has the wrong type (a ``TypeError`` and
             a ``ValueError``), or ``executor_manager`` has no ``acquire()``.
     """
@@ -137,6 +165,8 @@ class WorkGrinder:
         run_timeout_seconds: float | None = None,
         max_retries: int = 1,
         hooks: Hooks | None = None,
+        propagate_context: Sequence[ContextVar[Any]] = (),
+        tracing: bool | TracerProvider = False,
     ) -> None:
         source = resolve_source(executor_manager)
         settings = GrinderSettings.build(
@@ -152,19 +182,22 @@ class WorkGrinder:
             run_timeout_seconds=run_timeout_seconds,
             max_retries=max_retries,
             manager=source,
+            propagate_context=propagate_context,
         )
         if hooks is not None and not isinstance(hooks, Hooks):
             raise WrongTypeError(f"hooks must be a gristmill.Hooks, got {type(hooks).__name__}")
         self._manager = source
         self._clock: Clock = clock or source.clock or MonotonicClock()
+        logger = logger or logging.getLogger("gristmill.grinder")
         self._engine = Engine(
             settings,
             source,
             self._clock,
-            logger or logging.getLogger("gristmill.grinder"),
+            logger,
             hooks,
             self._on_crash,
             self._on_orphaned,
+            tracing_for(tracing, logger),
         )
         self._life = Lifecycle(
             "WorkGrinder", "from other threads use submit_from_thread()/stats_from_thread()"
@@ -412,7 +445,8 @@ class WorkGrinder:
     ) -> concurrent.futures.Future[Any]:
         """Queue a job from another OS thread; returns a thread-safe future.
 
-        Cancelling the returned future cancels the job if it is still pending.
+        The job runs in a copy of the calling thread's context. Cancelling
+        the returned future cancels the job if it is still pending.
         A full queue (``max_pending``) is handled as ``overflow`` says: the
         job waits on the loop for room (the call itself never blocks), or the
         future fails with :class:`GrinderOverloadedError`.
@@ -491,6 +525,9 @@ class WorkGrinder:
         batch_function = type(fn) is BatchFunction
         if batch_function:
             check_batch_args(cast(BatchFunction[Any, Any], fn), args, kwargs)
+        # No context is captured here: the hop onto the loop (call_soon_threadsafe)
+        # runs put_now, and any task it starts, in a copy of this thread's context,
+        # which Engine.put copies into the job.
 
         def put_now() -> asyncio.Future[T] | None:
             self._require_accepting_state()

@@ -7,6 +7,7 @@ from typing import Protocol, get_args
 
 from . import _validate as validate
 from ._admission import Overflow
+from ._context import PropagatedVar, propagated_variables
 from ._errors import WrongTypeError
 
 __all__ = ["GrinderSettings", "ManagerTraits"]
@@ -37,6 +38,7 @@ class GrinderSettings:
     deadline: float | None
     run_timeout: float | None
     max_retries: int
+    propagate: tuple[PropagatedVar, ...] = ()
 
     @classmethod
     def build(
@@ -54,6 +56,7 @@ class GrinderSettings:
         run_timeout_seconds: object,
         max_retries: object,
         manager: ManagerTraits,
+        propagate_context: object = (),
     ) -> GrinderSettings:
         """Check the grinder's keyword arguments, in order, and return the policy.
 
@@ -63,7 +66,8 @@ class GrinderSettings:
             ValueError: a number out of range, a bool, or a fraction where a
                 count belongs; ``max_batch_size`` below the threshold; an
                 unknown ``overflow``; a run timeout on a backend that cannot
-                stop a running job.
+                stop a running job; a context variable a worker could not
+                import.
             WrongTypeError: a value of the wrong type (a ``TypeError`` and a
                 ``ValueError``); the message names the field.
         """
@@ -100,6 +104,7 @@ class GrinderSettings:
             validate.optional_duration("deadline_seconds", deadline_seconds),
             run_timeout,
             validate.whole_number("max_retries", max_retries, minimum=0),
+            propagated_variables(propagate_context),
         )
 
 

@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
+from contextvars import Context
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._tracing import ItemTrace
 
 __all__ = ["Job"]
 
@@ -33,11 +37,18 @@ class Job(asyncio.Future[Any]):
             its next batch, so that a death there is certainly its own.
         on_cancel: Called with the job if it is cancelled while still queued;
             the grinder clears it when the job leaves the queue.
+        context: A copy of the caller's ``contextvars`` context, taken when
+            the job was queued, or ``None`` if that context was empty. The
+            thread backend runs the call inside it; process-like backends
+            read the variables they propagate from it.
+        trace: The job's OpenTelemetry item span and its caller's span
+            context; set only when the grinder traces.
     """
 
     __slots__ = (
         "args",
         "attempts",
+        "context",
         "deadline",
         "enqueued_at",
         "fn",
@@ -46,6 +57,7 @@ class Job(asyncio.Future[Any]):
         "owner",
         "run_timeout",
         "suspect",
+        "trace",
     )
 
     fn: Callable[..., Any]
@@ -58,6 +70,8 @@ class Job(asyncio.Future[Any]):
     attempts: int
     suspect: bool
     on_cancel: Callable[[Job], None] | None
+    context: Context | None
+    trace: ItemTrace | None
 
     def cancel(self, msg: Any | None = None) -> bool:
         """Cancel like any future; a queued job also leaves the queue at once."""

@@ -115,6 +115,11 @@ class ExecutorLease:
         self.executor: Executor = LeasedExecutor(self)
 
     @property
+    def pool_name(self) -> str:
+        """The name of the pool this lease covers, as logs, hooks and ``stats()`` show it."""
+        return self._pool.name
+
+    @property
     def soft_expires_at(self) -> float:
         """Clock time at which the lease is due back."""
         return self.leased_at + self.lease_seconds

@@ -51,7 +51,7 @@ from ._lifecycle import Lifecycle, State
 from ._main_guard import check_main_guard
 from ._manager_settings import manager_settings
 from ._pool import Pool
-from ._pool_registry import PoolRegistry
+from ._pool_registry import PoolRegistry, log_fields
 from ._process_logging import (
     LogForwarder,
     ProcessLoggingConfig,
@@ -551,7 +551,10 @@ class LeasedExecutorManager:
             return
         self._life.require_loop("retire")
         self._logger.warning(
-            "retiring pool on request lease=%s owner=%s", lease.lease_id, lease.owner
+            "retiring pool on request lease=%s owner=%s",
+            lease.lease_id,
+            lease.owner,
+            extra=log_fields(lease),
         )
         self._pools.retire(lease._pool, kill=True)
         self._pools.replenish()

@@ -34,7 +34,7 @@ from ._stats import LeaseInfo, ManagerStats
 from ._waiters import WaiterQueue
 from .hooks import LeaseEvent, LeaseKind, notify
 
-__all__ = ["PoolRegistry"]
+__all__ = ["PoolRegistry", "log_fields"]
 
 
 class PoolRegistry:
@@ -82,7 +82,9 @@ class PoolRegistry:
         name = f"{config.name_prefix}-{config.backend.name}-{self.pools_created + 1}"
         executor = config.backend.create(workers=config.workers, name=name, options=self.options)
         self.pools_created += 1  # only once the executor exists, so the books stay balanced
-        config.logger.debug("pool created name=%s workers=%d", name, config.workers)
+        config.logger.debug(
+            "pool created name=%s workers=%d", name, config.workers, extra={"pool": name}
+        )
         return Pool(executor, name, self._signal)
 
     def take(self) -> Pool | None:
@@ -111,7 +113,11 @@ class PoolRegistry:
         self.leases[lease.lease_id] = lease
         self._expiry[pool] = clock.call_at(lease.hard_expires_at, partial(self._expire, pool))
         config.logger.debug(
-            "lease granted id=%s owner=%s pool=%s", lease.lease_id, owner, pool.name
+            "lease granted id=%s owner=%s pool=%s",
+            lease.lease_id,
+            owner,
+            pool.name,
+            extra=log_fields(lease),
         )
         self._tell("granted", lease)
         return lease
@@ -124,6 +130,13 @@ class PoolRegistry:
         """End a live lease; its pool drains first if work is still running on it."""
         del self.leases[lease.lease_id]
         self.leases_released += 1
+        self._config.logger.debug(
+            "lease released id=%s owner=%s pool=%s",
+            lease.lease_id,
+            lease.owner,
+            lease.pool_name,
+            extra=log_fields(lease),
+        )
         self._tell("released", lease)
         pool = lease._pool
         if pool.detach():
@@ -167,7 +180,9 @@ class PoolRegistry:
             if pool.state is PoolState.DRAINING:
                 self.return_idle(pool)
             return
-        self._config.logger.warning("retiring broken pool=%s error=%r", pool.name, broken)
+        self._config.logger.warning(
+            "retiring broken pool=%s error=%r", pool.name, broken, extra={"pool": pool.name}
+        )
         self.pools_broken += 1
         self.retire(pool, kill=True)
         self.replenish()
@@ -232,7 +247,9 @@ class PoolRegistry:
             keepalive=self._config.keepalive,
         )
         for pool in [self.idle[i] for i in range(count)]:
-            self._config.logger.debug("shrinking: retiring idle pool=%s", pool.name)
+            self._config.logger.debug(
+                "shrinking: retiring idle pool=%s", pool.name, extra={"pool": pool.name}
+            )
             self.retire(pool, kill=False)
         if next_due is not None:
             self._trim_timer = clock.call_at(next_due, self.trim)
@@ -290,7 +307,12 @@ class PoolRegistry:
                 config.backend.warm_up(pool.executor, workers=config.workers, options=options)
             except Exception:
                 if pool.state is not PoolState.RETIRED:  # a retired pool refuses work anyway
-                    config.logger.warning("warming up pool=%s failed", pool.name, exc_info=True)
+                    config.logger.warning(
+                        "warming up pool=%s failed",
+                        pool.name,
+                        exc_info=True,
+                        extra={"pool": pool.name},
+                    )
 
     def _expire(self, pool: Pool) -> None:
         self._expiry.pop(pool, None)
@@ -300,6 +322,7 @@ class PoolRegistry:
             pool.name,
             holder.lease_id if holder else "-",
             holder.owner if holder else "-",
+            extra=log_fields(holder) if holder else {"pool": pool.name},
         )
         self.retire(pool, kill=True, kind="expired")
         self.replenish()
@@ -313,6 +336,11 @@ class PoolRegistry:
                 notify(hooks.on_lease, event, self._config.logger)
             finally:
                 self.telling = False
+
+
+def log_fields(lease: ExecutorLease) -> dict[str, str | None]:
+    """The ``extra`` fields of a log record about ``lease``: its owner, pool and id."""
+    return {"owner": lease.owner, "pool": lease.pool_name, "lease_id": lease.lease_id}
 
 
 def _shut_down(backend: Backend, executor: Executor, *, kill: bool) -> None:

@@ -44,7 +44,14 @@ from ._progress import ProgressBoard
 if TYPE_CHECKING:
     from ._clock import Clock
 
-__all__ = ["BasicLease", "GrinderSource", "LeaseLike", "LeaseSource", "resolve_source"]
+__all__ = [
+    "BasicLease",
+    "GrinderSource",
+    "LeaseLike",
+    "LeaseSource",
+    "pool_name",
+    "resolve_source",
+]
 
 
 class BasicLease(Protocol):
@@ -132,6 +139,15 @@ class GrinderSource(Protocol):
 
     async def retire_all(self) -> None:
         """Retire every lease still out: process workers are killed, their work abandoned."""
+
+
+def pool_name(lease: object) -> str | None:
+    """The name of the pool behind ``lease``, for logs and spans, if it has a ``pool_name``.
+
+    Optional, so that a lease source of your own need not name its pools.
+    """
+    name = getattr(lease, "pool_name", None)
+    return name if isinstance(name, str) else None
 
 
 def resolve_source(manager: object) -> GrinderSource:
@@ -226,6 +242,10 @@ class _HeldLease:
     @property
     def hard_expires_at(self) -> float:
         return cast(float, getattr(self._lease, "hard_expires_at", math.inf))
+
+    @property
+    def pool_name(self) -> str | None:
+        return pool_name(self._lease)
 
     async def release(self) -> None:
         self._out.discard(self)

@@ -1,9 +1,10 @@
-"""What a grinder counts, and what its hooks hear: the books kept beside the engine.
+"""What a grinder counts, and what its observers hear: the books kept beside the engine.
 
 The engine decides what happens to items and batches; the tally records it,
-counter by counter, and tells the user's :class:`~gristmill.Hooks` (if any).
-Keeping the books here leaves the engine with scheduling alone. Owning loop
-only.
+counter by counter, and tells the user's :class:`~gristmill.Hooks` and the
+grinder's :class:`~gristmill._tracing.Tracing` (if any), and writes the batch
+log lines. Keeping the books here leaves the engine with scheduling alone.
+Owning loop only.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 from collections.abc import Callable, Sequence
 
 from ._job import Job
+from ._tracing import Tracing
 from .hooks import BatchCall, BatchEnd, BatchStart, Hooks, ItemDone, ItemOutcome, notify
 
 __all__ = ["Tally"]
@@ -32,13 +34,15 @@ class Tally:
         batch_calls: Calls of batch functions, each over many callers' items.
         split_calls: The extra calls among them, made by ``on_error="split"``.
         in_flight: Jobs handed to a batch and not yet settled.
-        observed: Whether hooks are set, so per-item events are worth building.
+        observed: Whether hooks or tracing are set, so per-item events are
+            worth building.
     """
 
     __slots__ = (
         "_hooks",
         "_logger",
         "_time",
+        "_tracing",
         "batch_calls",
         "batches",
         "cancelled",
@@ -53,11 +57,18 @@ class Tally:
         "timed_out",
     )
 
-    def __init__(self, hooks: Hooks | None, logger: logging.Logger, time: Callable[[], float]):
+    def __init__(
+        self,
+        hooks: Hooks | None,
+        logger: logging.Logger,
+        time: Callable[[], float],
+        tracing: Tracing | None = None,
+    ):
         self._hooks = hooks
         self._logger = logger
         self._time = time
-        self.observed = hooks is not None
+        self._tracing = tracing
+        self.observed = hooks is not None or tracing is not None
         self.submitted = self.completed = self.failed = self.cancelled = 0
         self.timed_out = self.rejected = self.retried = self.batches = self.in_flight = 0
         self.batch_calls = self.split_calls = 0
@@ -70,14 +81,14 @@ class Tally:
             self.timed_out += 1
         else:
             self.failed += 1
-        if self._hooks is not None:
-            self.item_done(self._time() - job.enqueued_at, outcome)
+        if self.observed:
+            self.item_done(job, self._time() - job.enqueued_at, outcome)
 
     def reject(self) -> None:
-        """Count a call refused by a full queue (``overflow="reject"``)."""
+        """Count a call refused by a full queue (``overflow="reject"``); it never became a job."""
         self.rejected += 1
         if self._hooks is not None:
-            self.item_done(0.0, "rejected")
+            notify(self._hooks.on_item_done, ItemDone("rejected", 0.0), self._logger)
 
     def settled(self, count: int, *, completed: int, failed: int, timed_out: bool) -> None:
         """Count ``count`` jobs of a batch settled: the rest of them were cancelled.
@@ -92,25 +103,72 @@ class Tally:
             self.failed += failed
         self.cancelled += count - completed - failed
 
-    def item_done(self, waited: float, outcome: ItemOutcome) -> None:
-        """Tell the hooks that an item settled, ``waited`` seconds after it was queued."""
+    def item_done(
+        self,
+        job: Job,
+        waited: float,
+        outcome: ItemOutcome,
+        error: BaseException | None = None,
+    ) -> None:
+        """Tell the observers that ``job`` settled; ``waited`` is its time in the queue.
+
+        ``error`` is what a failed job raised, when the caller has it at hand.
+        """
         if self._hooks is not None:
             notify(self._hooks.on_item_done, ItemDone(outcome, waited), self._logger)
+        if self._tracing is not None:
+            self._tracing.item_done(job, outcome, waited, error)
 
-    def batch_started(self, owner: str, jobs: Sequence[Job]) -> None:
-        """Count a batch handed to a lease, and announce it."""
+    def batch_started(self, owner: str, jobs: Sequence[Job], pool: str | None = None) -> None:
+        """Count a batch handed to a lease on ``pool``, and announce it.
+
+        A batch is known by its lease owner label, ``owner``: its batch id.
+        """
         self.batches += 1
         self.in_flight += len(jobs)
         if self._logger.isEnabledFor(logging.DEBUG):
-            self._logger.debug("batch start owner=%s items=%d", owner, len(jobs))
+            self._logger.debug(
+                "batch start owner=%s items=%d pool=%s",
+                owner,
+                len(jobs),
+                pool,
+                extra={"batch_id": owner, "owner": owner, "pool": pool},
+            )
+        if self._tracing is not None:
+            self._tracing.batch_started(owner, pool, jobs)
         if self._hooks is not None:
             waited = self._time() - min(job.enqueued_at for job in jobs)
             notify(self._hooks.on_batch_start, BatchStart(owner, len(jobs), waited), self._logger)
 
-    def batch_ended(self, owner: str, size: int, started: float, requeued: int) -> None:
-        """Announce that a batch that began at ``started`` has settled or handed items back."""
+    def batch_ended(
+        self,
+        owner: str,
+        size: int,
+        started: float,
+        *,
+        requeued: int,
+        chunks: int,
+        pool: str | None = None,
+    ) -> None:
+        """Announce that a batch that began at ``started`` has settled or handed items back.
+
+        It reached its executor as ``chunks`` chunks.
+        """
+        seconds = self._time() - started
+        if self._logger.isEnabledFor(logging.DEBUG):
+            self._logger.debug(
+                "batch end owner=%s items=%d chunks=%d requeued=%d seconds=%.6f",
+                owner,
+                size,
+                chunks,
+                requeued,
+                seconds,
+                extra={"batch_id": owner, "owner": owner, "pool": pool},
+            )
+        if self._tracing is not None:
+            self._tracing.batch_ended(owner, chunks=chunks, requeued=requeued)
         if self._hooks is not None:
-            event = BatchEnd(owner, size, self._time() - started, requeued)
+            event = BatchEnd(owner, size, seconds, requeued)
             notify(self._hooks.on_batch_end, event, self._logger)
 
     def called(self, function: str, *, items: int, calls: int) -> None:

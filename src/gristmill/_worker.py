@@ -28,6 +28,7 @@ import contextlib
 import pickle
 import traceback
 from collections.abc import Callable, Sequence
+from contextvars import Context
 from types import CoroutineType
 from typing import Any, cast
 
@@ -63,11 +64,22 @@ _EXCEPTION_HINT = (
 )
 
 
-def call_each(calls: Sequence[Call], post: Callable[[int], None] | None = None) -> list[Outcome]:
+def call_each(
+    calls: Sequence[Call],
+    post: Callable[[int], None] | None = None,
+    contexts: Sequence[Context | None] | None = None,
+) -> list[Outcome]:
     """Run each call in order; never raises for a call's own failure.
 
     ``post`` (process workers with a progress board) is told the index of
     each call just before it starts, and the number of calls at the end.
+
+    ``contexts`` (the thread backend) gives each call the ``contextvars``
+    context to run in, as ``asyncio.to_thread`` does: a copy of its caller's,
+    or ``None`` where the caller's context was empty. What a call sets
+    reaches neither its caller nor another call. When every caller's context
+    was empty, the calls share one new context for as long as none of them
+    writes to it, which spares a context switch per call.
 
     Every exception a call raises, ``SystemExit`` and ``KeyboardInterrupt``
     included, becomes that call's outcome and the next call still runs, as
@@ -76,12 +88,52 @@ def call_each(calls: Sequence[Call], post: Callable[[int], None] | None = None) 
     carry one.
     """
     outcomes: list[Outcome] = []
+    count = len(calls)
+    if contexts is None:
+        _call_from(calls, 0, count, post, outcomes, None, None)
+    elif contexts == [None] * count:  # all empty: share one until a call writes to it
+        start = 0
+        while start < count:
+            shared = Context()
+            start = shared.run(_call_from, calls, start, count, post, outcomes, shared, None)
+    else:
+        _call_from(calls, 0, count, post, outcomes, None, contexts)
+    if post is not None:
+        post(count)
+    return outcomes
+
+
+def _call_from(
+    calls: Sequence[Call],
+    start: int,
+    stop: int,
+    post: Callable[[int], None] | None,
+    outcomes: list[Outcome],
+    shared: Context | None,
+    contexts: Sequence[Context | None] | None,
+) -> int:
+    """Run ``calls[start:stop]``, appending their outcomes; return the index it stopped at.
+
+    With ``contexts`` each call runs in its own (a new one for ``None``);
+    without, in the current context. ``shared`` is the current context when
+    the calls share it: the run stops early, before the first call after one
+    that wrote to it.
+    """
     append = outcomes.append
-    for index, (fn, args, kwargs) in enumerate(calls):
+    for index in range(start, stop):
+        if index != start and shared:
+            return index
+        fn, args, kwargs = calls[index]
         if post is not None:
             post(index)
         try:
-            result = fn(*args, **kwargs) if kwargs else fn(*args)
+            if contexts is None:
+                result = fn(*args, **kwargs) if kwargs else fn(*args)
+            else:
+                context = contexts[index]
+                if context is None:
+                    context = Context()
+                result = context.run(_call, fn, args, kwargs)
         except StopIteration as exc:
             append((False, stop_iteration_error(fn, exc)))
         except BaseException as exc:  # each outcome belongs to its caller
@@ -91,9 +143,12 @@ def call_each(calls: Sequence[Call], post: Callable[[int], None] | None = None) 
                 append((False, _coroutine_result(fn, result)))
             else:
                 append((True, result))
-    if post is not None:
-        post(len(calls))
-    return outcomes
+    return stop
+
+
+def _call(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any] | None) -> Any:
+    """``fn(*args, **kwargs)``; handed to ``Context.run`` as is, which beats ``run(fn, *args)``."""
+    return fn(*args, **kwargs) if kwargs else fn(*args)
 
 
 def run_pickled(payload: Payload, slot: int = -1) -> bytes:

@@ -7,6 +7,7 @@ closures and builtins: cloudpickle sends them by value.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import Callable
@@ -17,6 +18,8 @@ import pytest
 from gristmill import LeasedExecutorManager, WorkGrinder
 from gristmill.testing import FakeClock
 from tests.helpers import assert_grinder_settled, assert_manager_empty, wait_until
+from tests.process import jobs
+from tests.spans import Spans, ids
 
 pytest.importorskip("loky")
 
@@ -80,6 +83,35 @@ async def test_the_grinder_runs_lambdas_and_closures_and_keeps_exception_types()
     finally:
         await grinder.stop()
         await manager.stop()
+    assert_grinder_settled(grinder)
+    assert_manager_empty(manager)
+
+
+async def test_chosen_context_and_the_trace_context_reach_a_loky_worker(spans: Spans) -> None:
+    manager = LeasedExecutorManager(backend="loky", max_pools=1, workers_per_pool=1)
+    grinder = WorkGrinder(
+        executor_manager=manager,
+        batch_size_threshold=2,
+        max_wait_seconds=0.05,
+        propagate_context=[jobs.request_id],
+        tracing=spans.provider,
+    )
+    await manager.start()
+    await grinder.start()
+
+    async def call(name: str) -> tuple[str | None, tuple[int, int]]:
+        jobs.request_id.set(name)
+        with spans.tracer.start_as_current_span(name):
+            # A lambda travels by value (cloudpickle); the variable it reads, by name.
+            return await grinder.submit(lambda: (jobs.request_id.get(), jobs.current_span_ids()))
+
+    try:
+        seen = dict(await asyncio.gather(call("first"), call("second")))
+    finally:
+        await grinder.stop()
+        await manager.stop()
+    items = spans.items_by_caller()
+    assert seen == {"first": ids(items["first"]), "second": ids(items["second"])}
     assert_grinder_settled(grinder)
     assert_manager_empty(manager)
 

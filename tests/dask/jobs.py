@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+from contextvars import ContextVar
 
 from distributed import Event, get_worker
+
+request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+"""Propagated to the workers by the context test."""
 
 
 def worker_address() -> str:
@@ -32,3 +36,11 @@ def block(started: str, release: str) -> str:
     Event(started).set()
     Event(release).wait(timeout=30)
     return worker_address()
+
+
+def request_and_span() -> tuple[str | None, tuple[int, int]]:
+    """The worker's ``request_id`` and the trace and span ids of its current span."""
+    from opentelemetry import trace
+
+    context = trace.get_current_span().get_span_context()
+    return request_id.get(), (context.trace_id, context.span_id)

@@ -14,6 +14,7 @@ from gristmill.testing import FakeClock
 from tests.dask import jobs
 from tests.dask.conftest import WORKERS
 from tests.helpers import assert_grinder_settled, assert_manager_empty, make_manager
+from tests.spans import Spans, ids
 
 BATCH = 6
 
@@ -73,3 +74,28 @@ async def test_a_worker_killed_mid_batch_settles_every_item_and_the_pool_is_repl
     await asyncio.to_thread(dask_client.wait_for_workers, WORKERS, 30)
     after = [await dask_grinder.enqueue(str, n) for n in range(BATCH)]
     assert await asyncio.gather(*after) == [str(n) for n in range(BATCH)]
+
+
+async def test_chosen_context_and_the_trace_context_reach_a_dask_worker(
+    dask_manager: LeasedExecutorManager, spans: Spans
+) -> None:
+    grinder = WorkGrinder(
+        executor_manager=dask_manager,
+        batch_size_threshold=2,
+        propagate_context=[jobs.request_id],
+        tracing=spans.provider,
+    )
+    await grinder.start()
+
+    async def call(name: str) -> tuple[str | None, tuple[int, int]]:
+        jobs.request_id.set(name)
+        with spans.tracer.start_as_current_span(name):
+            return await grinder.submit(jobs.request_and_span)
+
+    try:
+        seen = dict(await asyncio.gather(call("first"), call("second")))
+    finally:
+        await grinder.stop()
+    items = spans.items_by_caller()
+    assert seen == {"first": ids(items["first"]), "second": ids(items["second"])}
+    assert_grinder_settled(grinder)

@@ -15,6 +15,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from pathlib import Path
 
 from gristmill import batched
@@ -23,6 +24,12 @@ PARENT_MARK = "as imported"
 """Tests change this in the parent; a worker that was not forked never sees the change."""
 
 _INITIALIZED: str | None = None
+
+request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+"""Propagated into workers by the context tests (``propagate_context=[request_id]``)."""
+
+tenant: ContextVar[str] = ContextVar("tenant", default="no tenant")
+"""Set by the callers in the context tests, but never propagated."""
 
 
 class TwoArgError(Exception):
@@ -295,3 +302,47 @@ def batch_hang_on_poison(items: list[float]) -> list[float]:
 def batch_unloadable_safe(items: list[object]) -> list[str]:
     """Describe each item; an item that fails to unpickle never gets here."""
     return [type(item).__name__ for item in items]
+
+
+def read_context() -> tuple[str | None, str]:
+    """What the worker sees of ``request_id`` and ``tenant``."""
+    return request_id.get(), tenant.get()
+
+
+def overwrite_request_id(value: str) -> str | None:
+    """Return what the worker saw of ``request_id``, then set it to ``value``."""
+    seen = request_id.get()
+    request_id.set(value)
+    return seen
+
+
+def _refuse_to_load() -> None:
+    raise RuntimeError("this value cannot be rebuilt here")
+
+
+class LoadsNowhere:
+    """Pickles in the parent; unpickling it raises."""
+
+    def __reduce__(self) -> tuple[Callable[[], None], tuple[()]]:
+        return (_refuse_to_load, ())
+
+
+def current_span_ids() -> tuple[int, int]:
+    """The trace id and span id of the span current in the worker (OpenTelemetry API only)."""
+    from opentelemetry import trace
+
+    context = trace.get_current_span().get_span_context()
+    return context.trace_id, context.span_id
+
+
+def open_a_span() -> tuple[int, int | None]:
+    """Open and end a span with an SDK provider of the worker's own; return its trace and parent.
+
+    The provider is local, so nothing is exported: the answer says where the
+    span sat in the trace.
+    """
+    from opentelemetry.sdk.trace import TracerProvider
+
+    with TracerProvider().get_tracer("worker").start_as_current_span("in the worker") as span:
+        parent = span.parent  # type: ignore[attr-defined]
+        return span.get_span_context().trace_id, None if parent is None else parent.span_id
