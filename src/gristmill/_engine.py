@@ -31,7 +31,7 @@ from ._costs import RunTimes
 from ._dispatch import BatchContext, dispatch_batch
 from ._errors import NotStartedError
 from ._grinder_settings import GrinderSettings
-from ._job import Job
+from ._job import Job, items_in
 from ._queue import JobQueue
 from ._source import GrinderSource, LeaseLike
 from ._stats import GrinderStats
@@ -224,24 +224,28 @@ class Engine:
         ``TimeoutError`` that a job raised itself. A job already done was
         cancelled meanwhile.
         """
-        completed = failed = 0
+        completed = failed = items = 0
         tally = self.tally
         observed = tally.observed
         failure: ItemOutcome = "timed_out" if timed_out else "failed"
         for job, (ok, value) in zip(jobs, outcomes, strict=True):
+            weight = job.weight  # items: 1, or a map chunk's
+            items += weight
             if job.done():
                 kind: ItemOutcome = "cancelled"
             elif ok:
                 job.set_result(value)
-                completed += 1
+                failures = job.failures  # a chunk's items that raised
+                completed += weight - failures
+                failed += failures
                 kind = "completed"
             else:
                 job.set_exception(value)
-                failed += 1
+                failed += weight
                 kind = failure
             if observed:
-                tally.item_done(started - job.enqueued_at, kind)
-        tally.settled(len(jobs), completed=completed, failed=failed, timed_out=timed_out)
+                tally.job_done(job, started - job.enqueued_at, kind)
+        tally.settled(items, completed=completed, failed=failed, timed_out=timed_out)
 
     def requeue(self, jobs: list[Job]) -> None:
         """Take back jobs whose pool died under them; they run again in a later batch."""
@@ -253,7 +257,7 @@ class Engine:
                 job.cancel()
             self.settle(jobs, [(False, None)] * len(jobs), started=self._time())
             return
-        self.tally.requeued(len(jobs))
+        self.tally.requeued(items_in(jobs))
         self.queue.requeue(jobs)
         if self._task is None or self._task.done():  # a flush had already emptied the queue
             self._spawn_runner()
@@ -367,7 +371,7 @@ class Engine:
                 item_seconds=self._run_times.estimate(jobs),
                 timed=self._timed,
             )
-            self.tally.batch_ended(owner, len(jobs), started, requeued)
+            self.tally.batch_ended(owner, items_in(jobs), started, requeued)
         finally:
             await lease.release()
 

@@ -10,10 +10,11 @@ registration per job.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from operator import attrgetter
 from typing import Any
 
-__all__ = ["Job"]
+__all__ = ["Job", "items_in"]
 
 
 class Job(asyncio.Future[Any]):
@@ -33,6 +34,10 @@ class Job(asyncio.Future[Any]):
             its next batch, so that a death there is certainly its own.
         on_cancel: Called with the job if it is cancelled while still queued;
             the grinder clears it when the job leaves the queue.
+        weight: Items the job stands for, as the grinder counts them: 1, or
+            the items of a ``map`` chunk (:class:`~gristmill._bulk.ChunkJob`).
+        failures: Of those items, how many failed although the job itself
+            returned: 0, except for a ``map`` chunk whose items raised.
     """
 
     __slots__ = (
@@ -59,6 +64,11 @@ class Job(asyncio.Future[Any]):
     suspect: bool
     on_cancel: Callable[[Job], None] | None
 
+    # Class-level defaults, not slots: a plain job never sets them (``Engine.put``
+    # stays as it is), and ChunkJob's slots of the same names take precedence.
+    weight: int = 1
+    failures: int = 0
+
     def cancel(self, msg: Any | None = None) -> bool:
         """Cancel like any future; a queued job also leaves the queue at once."""
         if not super().cancel(msg):
@@ -67,3 +77,11 @@ class Job(asyncio.Future[Any]):
         if hook is not None:
             hook(self)
         return True
+
+
+_weight = attrgetter("weight")
+
+
+def items_in(jobs: Iterable[Job]) -> int:
+    """Return how many items ``jobs`` stand for: the sum of their weights."""
+    return sum(map(_weight, jobs))
