@@ -26,6 +26,7 @@ from typing import Any
 
 from ._admission import Admission
 from ._batching import batch_size, due_at
+from ._bulk import ChunkJob
 from ._clock import Clock, TimerHandle
 from ._costs import RunTimes
 from ._dispatch import BatchContext, dispatch_batch
@@ -206,6 +207,57 @@ class Engine:
         if waker is not None and (live == 1 or live >= settings.threshold) and not waker.done():
             waker.set_result(None)
         return job
+
+    def put_many(
+        self,
+        fn: Callable[..., Any],
+        calls: Sequence[tuple[Any, ...]],
+        owner: str | None,
+        *,
+        weights: Sequence[int] | None = None,
+        due: bool = False,
+    ) -> list[Job]:
+        """Queue one job per argument tuple in ``calls`` and return them, in order.
+
+        The bulk twin of :meth:`put`, with the settings' deadline and run
+        timeout: one clock read, one tally update and at most one wake-up for
+        the whole group. ``weights`` makes each job a
+        :class:`~gristmill._bulk.ChunkJob` standing for that many items (a
+        ``map`` chunk). ``due``: the jobs are batches already, so they are
+        dispatched at once instead of waiting for the threshold or
+        ``max_wait_seconds``. Call only between ``start()`` and the end of
+        the run. Job setup mirrors :meth:`put`; a field added there belongs
+        here too.
+        """
+        settings, queue = self.settings, self.queue
+        loop, now = self._loop, self._time()
+        seconds, run_timeout = settings.deadline, settings.run_timeout
+        deadline = math.inf if seconds is None else now + seconds
+        was_live = queue.live
+        jobs: list[Job] = []
+        append, push = jobs.append, queue.push
+        earliest = False
+        for index, args in enumerate(calls):
+            if weights is None:
+                job = Job(loop=loop)
+            else:
+                job = ChunkJob(loop=loop)
+                job.weight, job.failures = weights[index], 0
+            job.fn, job.args, job.kwargs, job.owner = fn, args, None, owner
+            job.enqueued_at, job.deadline, job.run_timeout = now, deadline, run_timeout
+            job.attempts = 0
+            job.suspect = False
+            earliest = push(job) or earliest
+            append(job)
+        if earliest:
+            self._arm_deadline_timer()
+        self.tally.submitted += len(jobs) if weights is None else sum(weights)
+        if due:
+            queue.mark_due()
+        live = queue.live
+        if due or was_live == 0 or live >= settings.threshold:
+            self._wake()
+        return jobs
 
     # -- what a batch reports back (BatchOwner) ----------------------------------------------
 
