@@ -41,7 +41,7 @@ from ._worker import (
     stop_iteration_error,
 )
 
-__all__ = ["ChunkJob", "ChunkResult", "ChunkTask", "encode_task", "run_chunk"]
+__all__ = ["ChunkJob", "ChunkResult", "ChunkTask", "Claim", "encode_task", "run_chunk"]
 
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
 
@@ -59,6 +59,9 @@ class ChunkTask(NamedTuple):
             so the timeout applies to each item, not to the whole chunk.
         holes: Items that never left the parent (they would not pickle), by their
             place in the chunk, with their errors; ``items`` holds the others.
+        claim: Taken by the worker as the chunk starts, or by the loop as it
+            cancels the chunk, whichever comes first (thread backends; a
+            pickled chunk carries none).
     """
 
     fn: Callable[..., Any]
@@ -66,6 +69,31 @@ class ChunkTask(NamedTuple):
     spread: bool
     timed: bool
     holes: Errors | None = None
+    claim: Claim | None = None
+
+
+class Claim:
+    """One chunk's start, claimed once: by its worker (to run it) or by the loop (to drop it).
+
+    A chunk can sit in an executor's own queue after the grinder handed it
+    over; cancelling its future does not stop it from running there. The
+    worker takes the claim before the first item and the loop takes it before
+    cancelling, so a chunk that has not started never will, and one that has
+    keeps its results. ``list.pop`` is atomic, so no lock is needed.
+    """
+
+    __slots__ = ("_token",)
+
+    def __init__(self) -> None:
+        self._token: list[None] = [None]
+
+    def take(self) -> bool:
+        """Claim the chunk; False if the other side already has."""
+        try:
+            self._token.pop()
+        except IndexError:
+            return False
+        return True
 
 
 class ChunkResult(NamedTuple):
@@ -169,7 +197,13 @@ def encode_task(task: ChunkTask, dumps: Dumps, first: int) -> bytes:
         raise _unpicklable(f"the function ({_describe(task.fn)})", problem, _SEND_HINT) from problem
 
 
+_DROPPED = ChunkResult([], None, 0.0)
+"""What a worker returns for a chunk the loop cancelled before it started; never seen."""
+
+
 def _run(task: ChunkTask) -> ChunkResult:
+    if task.claim is not None and not task.claim.take():
+        return _DROPPED
     started = stopwatch()
     values, errors = _apply(task.fn, task.items, task.spread, task.timed)
     if task.holes:

@@ -349,6 +349,18 @@ class WorkGrinder:
         return_exceptions: Literal[True],
     ) -> AsyncGenerator[T | BaseException, None]: ...
 
+    @overload
+    def map(
+        self,
+        fn: Callable[..., T],
+        /,
+        *iterables: Iterable[Any] | AsyncIterable[Any],
+        ordered: bool = True,
+        max_in_flight: int | None = None,
+        owner: str | None = None,
+        return_exceptions: bool,
+    ) -> AsyncGenerator[T | BaseException, None]: ...
+
     def map(
         self,
         fn: Callable[..., T],

@@ -16,8 +16,9 @@ slow chunk at the head of an ordered map holds back the reading, and memory
 stays bounded whatever the input's length. Chunk sizes come from
 :mod:`gristmill._map_policy`. Leaving the iteration (``break`` then
 ``aclose()``, an exception, a cancellation) cancels every chunk not yet
-yielded: one still queued leaves the queue at once, one running finishes and
-its results are dropped. Owning loop only.
+yielded: one still queued leaves the queue at once, one waiting in a thread
+pool's own queue never starts (its :class:`~gristmill._bulk.Claim` is taken),
+one running finishes and its results are dropped. Owning loop only.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ._bulk import ChunkJob, ChunkResult, ChunkTask, encode_task, run_chunk
+from ._bulk import ChunkJob, ChunkResult, ChunkTask, Claim, encode_task, run_chunk
 from ._inputs import Inputs
 from ._job import Job
 from ._map_policy import CHUNKS_PER_LANE, ChunkSizer, chunk_cap
@@ -98,6 +99,7 @@ class Mapper:
         self._chunks: deque[ChunkJob] = deque()  # not yet yielded, in input order
         self._done: deque[ChunkJob] = deque()  # finished, in finishing order (unordered)
         self._dropped: set[ChunkJob] = set()  # cancelled by stop(): nothing to yield
+        self._claims: dict[ChunkJob, Claim] = {}  # thread backends: who starts each chunk
         self._wake: asyncio.Future[None] | None = None
         self._in_flight = 0  # items read and not yet yielded
         self._read = 0  # items read so far
@@ -109,16 +111,23 @@ class Mapper:
         return self._in_flight
 
     def stop(self) -> None:
-        """Read no more input and cancel the chunks still queued; the running ones finish.
+        """Read no more input and cancel the chunks that have not started; running ones finish.
 
         The iteration then yields the results of the chunks that were running
-        (or done) and ends. Owning loop, any time (a signal handler included).
+        (or done) and ends. On process backends a chunk already handed to a
+        worker process counts as started. Owning loop, any time (a signal
+        handler included).
         """
         self._stopped = True
         for job in self._chunks:
-            if is_queued(job):
+            if not job.done() and self._unstarted(job):
                 self._dropped.add(job)
                 job.cancel()
+
+    def _unstarted(self, job: ChunkJob) -> bool:
+        """Whether ``job`` has not started, claiming it so that it never does."""
+        claim = self._claims.get(job)
+        return claim.take() if claim is not None else is_queued(job)
 
     async def results(self) -> AsyncGenerator[Any, None]:
         """The iteration: each item's result (or exception), in order or as they finish."""
@@ -174,9 +183,13 @@ class Mapper:
 
     async def _send(self, items: list[Any]) -> None:
         options = self._options
-        task = ChunkTask(self._fn, items, self._inputs.spread, options.timed)
-        payload: ChunkTask | bytes = task
-        if options.dumps is not None:
+        claim = None
+        payload: ChunkTask | bytes
+        if options.dumps is None:
+            claim = Claim()
+            payload = ChunkTask(self._fn, items, self._inputs.spread, options.timed, claim=claim)
+        else:
+            task = ChunkTask(self._fn, items, self._inputs.spread, options.timed)
             payload = encode_task(task, options.dumps, self._read)
         self._read += len(items)
         self._in_flight += len(items)
@@ -190,6 +203,8 @@ class Mapper:
         job = jobs[0]
         assert isinstance(job, ChunkJob)
         self._chunks.append(job)
+        if claim is not None:
+            self._claims[job] = claim
         job.add_done_callback(self._on_done)
 
     def _next_done(self) -> ChunkJob | None:
@@ -205,6 +220,7 @@ class Mapper:
                     return None
                 job = self._done.popleft()
                 self._chunks.remove(job)
+            self._claims.pop(job, None)
             if job not in self._dropped:
                 return job
             self._dropped.discard(job)
@@ -259,7 +275,9 @@ class Mapper:
         self._stopped = True
         for job in self._chunks:
             if not job.done():
+                self._unstarted(job)  # a chunk not yet started never will
                 job.cancel()
         self._chunks.clear()
         self._done.clear()
         self._dropped.clear()
+        self._claims.clear()
