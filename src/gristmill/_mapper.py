@@ -36,7 +36,10 @@ from ._map_policy import CHUNKS_PER_LANE, ChunkSizer, chunk_cap
 from ._queue import is_queued
 from ._worker import Dumps, _describe, _unpicklable
 
-__all__ = ["MapOptions", "Mapper", "PutChunks"]
+__all__ = ["Chunk", "MapOptions", "Mapper", "PutChunks"]
+
+Chunk = tuple[list[Any], "ChunkResult | BaseException", int]
+"""What :meth:`Mapper.chunks` yields: the items, their outcome, how many there are."""
 
 
 class PutChunks(Protocol):
@@ -100,6 +103,7 @@ class Mapper:
         self._done: deque[ChunkJob] = deque()  # finished, in finishing order (unordered)
         self._dropped: set[ChunkJob] = set()  # cancelled by stop(): nothing to yield
         self._claims: dict[ChunkJob, Claim] = {}  # thread backends: who starts each chunk
+        self._items: dict[ChunkJob, list[Any]] = {}  # each chunk's items, until yielded
         self._wake: asyncio.Future[None] | None = None
         self._in_flight = 0  # items read and not yet yielded
         self._read = 0  # items read so far
@@ -131,21 +135,13 @@ class Mapper:
 
     async def results(self) -> AsyncGenerator[Any, None]:
         """The iteration: each item's result (or exception), in order or as they finish."""
+        chunks = self.chunks()
+        return_exceptions = self._options.return_exceptions
         try:
-            self._check_function()
-            options = self._options
-            while True:
-                await self._refill()
-                job = self._next_done()
-                if job is None:
-                    if not self._chunks:
-                        break
-                    await self._wait()
-                    continue
-                outcome = self._outcome(job)
+            async for _, outcome, weight in chunks:
                 if isinstance(outcome, BaseException):
-                    for _ in range(job.weight):
-                        if not options.return_exceptions:
+                    for _ in range(weight):
+                        if not return_exceptions:
                             raise outcome
                         yield outcome
                 elif outcome.errors is None:
@@ -156,10 +152,31 @@ class Mapper:
                     for index, value in enumerate(outcome.values):
                         if index not in errors:
                             yield value
-                        elif options.return_exceptions:
+                        elif return_exceptions:
                             yield errors[index]
                         else:
                             raise errors[index]
+        finally:
+            await chunks.aclose()
+
+    async def chunks(self) -> AsyncGenerator[Chunk, None]:
+        """The iteration a chunk at a time: ``(items, outcome, weight)``.
+
+        ``outcome`` is the chunk's :class:`~gristmill._bulk.ChunkResult`, or
+        the exception that failed all of its ``weight`` items. Items count as
+        in flight until the consumer asks for the next chunk.
+        """
+        try:
+            self._check_function()
+            while True:
+                await self._refill()
+                job = self._next_done()
+                if job is None:
+                    if not self._chunks:
+                        break
+                    await self._wait()
+                    continue
+                yield self._items.pop(job), self._outcome(job), job.weight
                 self._in_flight -= job.weight
             if self._inputs.error is not None:
                 raise self._inputs.error
@@ -203,6 +220,7 @@ class Mapper:
         job = jobs[0]
         assert isinstance(job, ChunkJob)
         self._chunks.append(job)
+        self._items[job] = items
         if claim is not None:
             self._claims[job] = claim
         job.add_done_callback(self._on_done)
@@ -224,6 +242,7 @@ class Mapper:
             if job not in self._dropped:
                 return job
             self._dropped.discard(job)
+            del self._items[job]
             self._in_flight -= job.weight
 
     def _outcome(self, job: ChunkJob) -> ChunkResult | BaseException:
@@ -281,3 +300,4 @@ class Mapper:
         self._done.clear()
         self._dropped.clear()
         self._claims.clear()
+        self._items.clear()
