@@ -111,6 +111,10 @@ def _check(args: argparse.Namespace) -> MapOptions:
     output = None if args.output in (None, "-") else Path(args.output)
     if args.resume and output is None:
         raise UsageError("--resume needs -o OUTPUT: it reads what an earlier run wrote there")
+    if args.run_timeout is not None and args.backend != "process":
+        raise UsageError(
+            "--run-timeout needs --backend process: only worker processes can be stopped mid-item"
+        )
     workers = (os.cpu_count() or 1) if args.workers is None else _count("--workers", args.workers)
     return MapOptions(
         function=args.function,
