@@ -164,7 +164,10 @@ class Mapper:
 
         ``outcome`` is the chunk's :class:`~gristmill._bulk.ChunkResult`, or
         the exception that failed all of its ``weight`` items. Items count as
-        in flight until the consumer asks for the next chunk.
+        in flight until the consumer asks for the next chunk; the lists of
+        items and values are emptied then, so they are freed at once even
+        while the grinder's own records of the batch wait for the garbage
+        collector.
         """
         try:
             self._check_function()
@@ -176,8 +179,10 @@ class Mapper:
                         break
                     await self._wait()
                     continue
-                yield self._items.pop(job), self._outcome(job), job.weight
+                items, outcome = self._items.pop(job), self._outcome(job)
+                yield items, outcome, job.weight
                 self._in_flight -= job.weight
+                _empty(items, outcome)
             if self._inputs.error is not None:
                 raise self._inputs.error
         finally:
@@ -301,3 +306,15 @@ class Mapper:
         self._dropped.clear()
         self._claims.clear()
         self._items.clear()
+
+
+def _empty(items: list[Any], outcome: ChunkResult | BaseException) -> None:
+    """Free a yielded chunk's items and results: the job holding them may outlive them.
+
+    A finished batch is freed by the cyclic garbage collector (its chunk futures
+    keep their done-callbacks), and a job keeps its result; emptying the lists
+    keeps a long map's memory flat between collections.
+    """
+    items.clear()
+    if isinstance(outcome, ChunkResult):
+        outcome.values.clear()
