@@ -278,10 +278,16 @@ def _fill(values: list[Any], errors: Errors | None, holes: Errors) -> tuple[list
     return full, merged
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None), bytes})
+"""Types whose values always survive a pickle round trip."""
+
+
 def _encode_result(result: ChunkResult) -> bytes:
     """Pickle ``result`` for the trip back; what will not make it fails its own item."""
     if result.errors:
         result = result._replace(remote={i: _format(e) for i, e in result.errors.items()})
+    elif _PLAIN.issuperset(map(type, result.values)):
+        return pickle.dumps(result, _PROTOCOL)  # nothing to check
     try:
         blob = pickle.dumps(result, _PROTOCOL)
         pickle.loads(blob)  # some objects pickle but refuse to unpickle

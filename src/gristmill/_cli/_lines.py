@@ -66,7 +66,8 @@ def run_line(fn: Callable[..., Any], star: bool, item: Item) -> str:
             value, end = _scan(text, 0)
         except StopIteration:
             end = -1
-        if end != len(text) and not (end > 0 and text[end:].isspace()):
+        # Not one value then the newline: anything but trailing whitespace is a bad line.
+        if (end != len(text) - 1 or text[end] != "\n") and (end < 0 or not text[end:].isspace()):
             if text.isspace() or not text:
                 return ""
             value = json.loads(text)  # raises JSONDecodeError, saying where and why
