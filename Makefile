@@ -14,8 +14,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench,all,docs]'
 	touch $(STAMP)
 
+# The library under load, then the gristmill command with its progress display.
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py
+	$(BIN)/python examples/map_cli.py --lines 4000
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -64,13 +64,13 @@ def run_line(fn: Callable[..., Any], star: bool, item: Item) -> str:
         text = raw.decode()
         try:
             value, end = _scan(text, 0)
-        except StopIteration:
+        except (StopIteration, ValueError):  # no value here, or a malformed one
             end = -1
         # Not one value then the newline: anything but trailing whitespace is a bad line.
         if (end != len(text) - 1 or text[end] != "\n") and (end < 0 or not text[end:].isspace()):
             if text.isspace() or not text:
                 return ""
-            value = json.loads(text)  # raises JSONDecodeError, saying where and why
+            value = json.loads(text.rstrip("\r\n"))  # raises JSONDecodeError: where, why
         if star:
             if not isinstance(value, list):
                 raise TypeError(
