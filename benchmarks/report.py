@@ -51,7 +51,6 @@ COLUMNS["bulk-memory"] = (
 COLUMNS["cli"] = (
     ("lines/s", "items_per_s"),
     ("lines/s inside", "internal_items_per_s"),
-    ("CPU us/line", "cpu_us_per_item"),
     ("read us", "read_us_per_line"),
     ("json us", "json_us_per_line"),
     ("write us", "write_us_per_line"),

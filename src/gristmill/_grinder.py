@@ -30,7 +30,6 @@ from ._grinder_settings import GrinderSettings, require_run_timeout_support
 from ._inputs import Inputs
 from ._job import Job
 from ._lifecycle import Lifecycle, State
-from ._map_policy import default_max_in_flight
 from ._mapper import MapOptions, Mapper
 from ._source import LeaseSource, resolve_source
 from ._stats import GrinderStats
@@ -382,7 +381,7 @@ class WorkGrinder:
         (``fn(a, b)`` for ``map(fn, as_, bs)``; the shortest ends it) and read
         lazily, a chunk at a time. The items travel in chunks, one job per
         chunk, and no future is created per item; chunks grow from one item
-        to about 5 ms of work each. At most ``max_in_flight`` items are read
+        to about 10 ms of work each. At most ``max_in_flight`` items are read
         and not yet yielded; the default, 4 chunks of up to 1024 items per
         worker behind the grinder, keeps every worker busy.
 
@@ -443,23 +442,14 @@ class WorkGrinder:
         """Check a map's arguments and build the :class:`Mapper` that runs it."""
         validate.sync_callable(fn)
         inputs = Inputs(iterables)
-        for name, flag in (("ordered", ordered), ("return_exceptions", return_exceptions)):
-            if not isinstance(flag, bool):
-                raise TypeError(f"{name} must be a bool, got {type(flag).__name__}")
         _check_owner(owner)
         engine, manager = self._engine, self._manager
-        lanes = engine.settings.max_concurrent * max(1, manager.workers_per_pool)
-        limit = (
-            default_max_in_flight(lanes)
-            if max_in_flight is None
-            else validate.positive_int("max_in_flight", max_in_flight)
-        )
-        options = MapOptions(
+        options = MapOptions.build(
             ordered=ordered,
-            max_in_flight=limit,
+            max_in_flight=max_in_flight,
             return_exceptions=return_exceptions,
             owner=owner,
-            lanes=lanes,
+            lanes=engine.settings.max_concurrent * max(1, manager.workers_per_pool),
             dumps=manager.payload_dumps if manager.payloads_cross_process else None,
             timed=engine.settings.run_timeout is not None,
         )

@@ -28,10 +28,11 @@ __all__ = [
     "default_max_in_flight",
 ]
 
-CHUNK_SECONDS = 0.005
-"""Work per chunk once the item cost is known: the per-chunk cost (tens of
-microseconds) is then about 1%, and a chunk's items wait at most this long for
-their neighbours."""
+CHUNK_SECONDS = 0.01
+"""Work per chunk once the item cost is known, as the grinder's own
+``CHUNK_TARGET_SECONDS``: the per-chunk cost (a submit, a pickle round trip,
+a hop back to the loop: about a hundred microseconds on a process pool) is
+then about 1%, and a chunk's items wait at most this long for their neighbours."""
 
 MAX_CHUNK = 1024
 """Most items in one chunk, whatever the item cost: past this the per-chunk

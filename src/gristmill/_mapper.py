@@ -29,10 +29,11 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from . import _validate as validate
 from ._bulk import ChunkJob, ChunkResult, ChunkTask, Claim, encode_task, run_chunk
 from ._inputs import Inputs
 from ._job import Job
-from ._map_policy import CHUNKS_PER_LANE, ChunkSizer, chunk_cap
+from ._map_policy import CHUNKS_PER_LANE, ChunkSizer, chunk_cap, default_max_in_flight
 from ._queue import is_queued
 from ._worker import Dumps, _describe, _unpicklable
 
@@ -78,6 +79,43 @@ class MapOptions:
     lanes: int
     dumps: Dumps | None
     timed: bool
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        ordered: object,
+        max_in_flight: object,
+        return_exceptions: object,
+        owner: str | None,
+        lanes: int,
+        dumps: Dumps | None,
+        timed: bool,
+    ) -> MapOptions:
+        """Check what the caller chose; ``max_in_flight=None`` follows ``lanes``.
+
+        Raises:
+            TypeError: ``ordered`` or ``return_exceptions`` is not a bool.
+            ValueError: ``max_in_flight`` is not a whole number > 0.
+            WrongTypeError: ``max_in_flight`` is not a number at all.
+        """
+        for name, flag in (("ordered", ordered), ("return_exceptions", return_exceptions)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{name} must be a bool, got {type(flag).__name__}")
+        limit = (
+            default_max_in_flight(lanes)
+            if max_in_flight is None
+            else validate.positive_int("max_in_flight", max_in_flight)
+        )
+        return cls(
+            ordered=bool(ordered),
+            max_in_flight=limit,
+            return_exceptions=bool(return_exceptions),
+            owner=owner,
+            lanes=lanes,
+            dumps=dumps,
+            timed=timed,
+        )
 
 
 class Mapper:
