@@ -4,7 +4,7 @@ Each function runs one cell and returns its metrics:
 
 - :func:`map_cell`: ``grinder.map(job, range(n))``, results consumed with ``async for``.
 - :func:`enqueue_many_cell`: ``await grinder.enqueue_many(job, range(n))``, then each future
-  awaited in order.
+  awaited in order; :func:`enqueue_loop_cell` the same with a loop of ``enqueue``.
 - :func:`cli_cell`: ``python -m gristmill map benchmarks.jobs:JOB`` over an n-line file, in
   a subprocess; the wall time covers the whole command (interpreter and pool start
   included). Beside it, where the time goes per line, measured serially in this
@@ -119,6 +119,28 @@ async def enqueue_many_cell(scenario: Scenario, n: int) -> Metrics:
     return metrics
 
 
+async def enqueue_loop_cell(scenario: Scenario, n: int) -> Metrics:
+    """A loop of ``await grinder.enqueue(job, i)``, then every future awaited in order.
+
+    The same path as the ``gristmill`` burst cell, measured as :func:`enqueue_many_cell`
+    is, so the cost of the calls themselves compares directly.
+    """
+    job = JOBS[scenario.job]
+    async with started(scenario) as grinder:
+        start = CpuSnapshot.take()
+        began = time.perf_counter()
+        futures = [await grinder.enqueue(job, i) for i in range(n)]
+        enqueued = time.perf_counter() - began
+        results = [await future for future in futures]
+        wall = time.perf_counter() - began
+        end = CpuSnapshot.take()
+    if results != list(range(n)):
+        raise RuntimeError("results do not match their inputs")
+    metrics = _throughput(n, wall, start, end)
+    metrics["enqueue_us_per_item"] = enqueued / n * 1e6
+    return metrics
+
+
 async def map_memory_cell(scenario: Scenario, n: int) -> Metrics:
     """Map over ``range(n)``, sampling the RSS and the live Python blocks every 10% of the items.
 
@@ -215,7 +237,9 @@ def run_bulk_cell(scenario: Scenario, system: str, n: int) -> Metrics:
         return asyncio.run(map_cell(scenario, n))
     if system == "gristmill_enqueue_many":
         return asyncio.run(enqueue_many_cell(scenario, n))
+    if system == "gristmill_enqueue":
+        return asyncio.run(enqueue_loop_cell(scenario, n))
     raise ValueError(f"{system!r} is not a bulk system")
 
 
-BULK_SYSTEMS = ("gristmill_map", "gristmill_enqueue_many", "gristmill_cli")
+BULK_SYSTEMS = ("gristmill_map", "gristmill_enqueue_many", "gristmill_enqueue", "gristmill_cli")

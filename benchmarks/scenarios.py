@@ -37,6 +37,7 @@ ALL_SYSTEMS = (
     "parallel_serial",
     "gristmill_map",
     "gristmill_enqueue_many",
+    "gristmill_enqueue",
     "gristmill_cli",
 )
 GRINDER_SYSTEMS = ("gristmill", "leasepool")
@@ -208,9 +209,12 @@ SCENARIOS: dict[str, Scenario] = {
             workers_per_pool=4,
             batch_size_threshold=64,
             max_wait_seconds=0.005,
-            systems=("gristmill_map", "gristmill_enqueue_many", "gristmill"),
+            systems=("gristmill_map", "gristmill_enqueue_many", "gristmill_enqueue", "gristmill"),
             subject="gristmill_map",
-            note="gristmill is the enqueue-then-await path of noop-thread; bar: map >= 10x it",
+            note=(
+                "gristmill is the enqueue-then-await path of noop-thread, gristmill_enqueue "
+                "the same timed like gristmill_enqueue_many; bar: map >= 10x gristmill"
+            ),
         ),
         Scenario(
             name="map-cpu-small-process",
