@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 # The library under load, then the gristmill command with its progress display.
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py
-	$(BIN)/python examples/map_cli.py --lines 4000
+	$(BIN)/python examples/map_cli.py --lines 3000
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

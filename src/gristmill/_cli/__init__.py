@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from ._options import UsageError, load_function, parse
-from ._run import map_lines
+from ._run import EXIT_INTERRUPTED, map_lines
 
 __all__ = ["main"]
 
@@ -36,6 +36,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, TypeError) as problem:  # options the backend or grinder refused
         err.write(f"gristmill map: error: {problem}\n")
         return EXIT_USAGE
+    except KeyboardInterrupt:  # before the run could take Ctrl-C over (pools starting)
+        err.write("gristmill map: interrupted before the first line was written\n")
+        return EXIT_INTERRUPTED
     err.write(outcome.summary(str(options.output or "stdout")) + "\n")
     err.flush()
     status = outcome.exit_status(options.allow_failures)

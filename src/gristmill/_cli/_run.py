@@ -134,9 +134,12 @@ async def _drive(
     writing = asyncio.ensure_future(_write(mapper, sink, outcome))
     ticking = asyncio.ensure_future(_tick(outcome, display))
 
+    timers: list[asyncio.TimerHandle] = []
+
     def force() -> None:
-        outcome.forced = True
-        writing.cancel()
+        if not writing.done():
+            outcome.forced = True
+            writing.cancel()
 
     def interrupt() -> None:
         if outcome.interrupted:
@@ -144,7 +147,7 @@ async def _drive(
             return
         outcome.interrupted = True
         mapper.stop()
-        loop.call_later(grace, force)  # running items get this long to finish
+        timers.append(loop.call_later(grace, force))  # running items get this long
 
     signals = (signal.SIGINT, signal.SIGTERM)
     for number in signals:
@@ -157,6 +160,8 @@ async def _drive(
     finally:
         for number in signals:
             loop.remove_signal_handler(number)
+        for timer in timers:
+            timer.cancel()
         ticking.cancel()
         sink.flush()
 
