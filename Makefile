@@ -33,8 +33,10 @@ $(STAMP): $(CORE_STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench,all,docs]'
 	touch $@
 
+# The library under load, then the gristmill command with its progress display.
 demo: $(CORE_STAMP)
 	$(BIN)/python examples/demo.py
+	$(BIN)/python examples/map_cli.py --lines 3000
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

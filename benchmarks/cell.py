@@ -18,6 +18,7 @@ import sys
 import traceback
 from pathlib import Path
 
+from benchmarks.bulk import BULK_SYSTEMS, run_bulk_cell
 from benchmarks.scenarios import JOBS, SCENARIOS, Scenario
 from benchmarks.systems import open_harness
 from benchmarks.workloads import Metrics, memory, parallel_serial, serial, submit_all, warm_up
@@ -54,6 +55,8 @@ def run_cell(scenario: Scenario, system: str, quick: bool, gristmill_module: str
     if system not in scenario.systems:
         raise ValueError(f"{scenario.name} does not run {system}")
     n = scenario.size(quick)
+    if system in BULK_SYSTEMS:
+        return run_bulk_cell(scenario, system, n)
     if system == "serial":
         return serial(JOBS[scenario.job], n)
     if system == "parallel_serial":

@@ -31,8 +31,33 @@ COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
     ),
 }
 COLUMNS["trickle"] = COLUMNS["burst"]
+COLUMNS["bulk"] = (
+    ("items/s", "items_per_s"),
+    ("CPU us/item", "cpu_us_per_item"),
+    ("enqueue us/item", "enqueue_us_per_item"),
+    ("batches", "batches"),
+    ("peak RSS MiB", "peak_rss_mib"),
+    ("other CPU %", "background_cpu_pct"),
+)
+COLUMNS["bulk-memory"] = (
+    ("items/s", "items_per_s"),
+    ("RSS at n/10 MiB", "rss_first_tenth_mib"),
+    ("RSS at n/2 MiB", "rss_half_mib"),
+    ("RSS at end MiB", "rss_end_mib"),
+    ("growth MiB", "rss_growth_mib"),
+    ("Python blocks growth", "blocks_growth"),
+    ("peak RSS MiB", "peak_rss_mib"),
+)
+COLUMNS["cli"] = (
+    ("lines/s", "items_per_s"),
+    ("lines/s inside", "internal_items_per_s"),
+    ("read us", "read_us_per_line"),
+    ("json us", "json_us_per_line"),
+    ("write us", "write_us_per_line"),
+    ("peak RSS MiB", "peak_rss_mib"),
+)
 BACKGROUND_WARN_PCT = 10.0
-COUNT_KEYS = frozenset({"pools_created", "pending", "cancelled"})
+COUNT_KEYS = frozenset({"pools_created", "pending", "cancelled", "batches", "blocks_growth"})
 
 
 def _cpu_model() -> str:

@@ -18,6 +18,9 @@ RATIO_KEYS = {
     "burst": ("items_per_s", "p99_ms", "cpu_us_per_item", "peak_rss_mib"),
     "trickle": ("items_per_s", "p50_ms", "p99_ms", "cpu_us_per_item"),
     "memory": ("bytes_per_item", "enqueue_items_per_s", "peak_rss_mib"),
+    "bulk": ("items_per_s", "cpu_us_per_item", "peak_rss_mib"),
+    "bulk-memory": (),
+    "cli": ("items_per_s",),
 }
 
 
@@ -84,6 +87,8 @@ class ScenarioResult:
     def subject(self) -> str | None:
         """Return the system the ratios are computed for."""
         medians = self.medians()
+        if self.scenario.subject is not None:
+            return self.scenario.subject if self.scenario.subject in medians else None
         return next((name for name in SUBJECTS if name in medians), None)
 
     def ratios(self) -> dict[str, Metrics]:

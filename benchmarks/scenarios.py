@@ -8,7 +8,7 @@ from typing import Literal
 
 from benchmarks import jobs
 
-Kind = Literal["burst", "trickle", "memory"]
+Kind = Literal["burst", "trickle", "memory", "bulk", "bulk-memory", "cli"]
 Backend = Literal["thread", "process"]
 
 JOBS: dict[str, Callable[[int], int]] = {
@@ -35,6 +35,10 @@ ALL_SYSTEMS = (
     "run_in_executor",
     "serial",
     "parallel_serial",
+    "gristmill_map",
+    "gristmill_enqueue_many",
+    "gristmill_enqueue",
+    "gristmill_cli",
 )
 GRINDER_SYSTEMS = ("gristmill", "leasepool")
 
@@ -45,7 +49,12 @@ class Scenario:
 
     ``burst`` enqueues ``n`` items as fast as possible and awaits them all;
     ``trickle`` enqueues ``rate`` items per second for ``n / rate`` seconds;
-    ``memory`` enqueues ``n`` items that never dispatch and measures RSS growth.
+    ``memory`` enqueues ``n`` items that never dispatch and measures RSS growth;
+    ``bulk`` compares ``map``/``enqueue_many`` with the same grinder's ``enqueue``
+    path and with plain loops; ``bulk-memory`` samples the RSS through a long
+    ``map``; ``cli`` runs the ``gristmill`` command over an ``n``-line file.
+    ``subject`` is the system whose ratios to the others are reported (by
+    default the first of ``gristmill``, ``leasepool`` that ran).
     """
 
     name: str
@@ -61,6 +70,7 @@ class Scenario:
     systems: tuple[str, ...]
     rate: float = 0.0
     note: str = ""
+    subject: str | None = None
 
     def size(self, quick: bool) -> int:
         """Return the number of items to run (small when ``quick``)."""
@@ -187,6 +197,87 @@ SCENARIOS: dict[str, Scenario] = {
                 "while n items sit undispatched in the grinder queue, / n; "
                 "every item has the shared argument 0"
             ),
+        ),
+        Scenario(
+            name="map-noop-thread",
+            kind="bulk",
+            job="identity",
+            n=300_000,
+            quick_n=5_000,
+            backend="thread",
+            max_pools=4,
+            workers_per_pool=4,
+            batch_size_threshold=64,
+            max_wait_seconds=0.005,
+            systems=("gristmill_map", "gristmill_enqueue_many", "gristmill_enqueue", "gristmill"),
+            subject="gristmill_map",
+            note=(
+                "gristmill is the enqueue-then-await path of noop-thread, gristmill_enqueue "
+                "the same timed like gristmill_enqueue_many; bar: map >= 10x gristmill"
+            ),
+        ),
+        Scenario(
+            name="map-cpu-small-process",
+            kind="bulk",
+            job="cpu_small",
+            n=100_000,
+            quick_n=2_000,
+            backend="process",
+            max_pools=1,
+            workers_per_pool=2,
+            batch_size_threshold=64,
+            max_wait_seconds=0.005,
+            systems=("gristmill_map", "gristmill", "parallel_serial"),
+            subject="gristmill_map",
+            note="bar: map >= 80% of parallel_serial",
+        ),
+        Scenario(
+            name="cli-1m-thread",
+            kind="cli",
+            job="identity",
+            n=1_000_000,
+            quick_n=20_000,
+            backend="thread",
+            max_pools=1,
+            workers_per_pool=2,
+            batch_size_threshold=64,
+            max_wait_seconds=0.05,
+            systems=("gristmill_cli", "gristmill_map"),
+            subject="gristmill_cli",
+            note=(
+                "gristmill_cli: python -m gristmill map over an n-line JSON Lines file, wall "
+                "time of the whole command; gristmill_map: map in this process over range(n); "
+                "bar: cli >= 30% of map; read/json/write: us per line, serially"
+            ),
+        ),
+        Scenario(
+            name="cli-1m-process",
+            kind="cli",
+            job="identity",
+            n=1_000_000,
+            quick_n=20_000,
+            backend="process",
+            max_pools=1,
+            workers_per_pool=2,
+            batch_size_threshold=64,
+            max_wait_seconds=0.05,
+            systems=("gristmill_cli", "gristmill_map"),
+            subject="gristmill_cli",
+            note="as cli-1m-thread, on a process pool: the JSON work runs in the workers",
+        ),
+        Scenario(
+            name="map-memory",
+            kind="bulk-memory",
+            job="identity",
+            n=10_000_000,
+            quick_n=200_000,
+            backend="thread",
+            max_pools=4,
+            workers_per_pool=4,
+            batch_size_threshold=64,
+            max_wait_seconds=0.005,
+            systems=("gristmill_map",),
+            note="RSS sampled every n/10 items; flat = no growth from the first tenth to the end",
         ),
     )
 }

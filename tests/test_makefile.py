@@ -79,7 +79,9 @@ def test_make_demo_on_a_fresh_checkout_installs_the_library_without_extras(
     assert f"{sys.executable} -m venv .venv" in result.stdout
     assert ".venv/bin/python -m pip install --quiet -e .\n" in result.stdout
     assert "[dev" not in result.stdout
-    assert result.stdout.strip().endswith(".venv/bin/python examples/demo.py")
+    assert result.stdout.strip().endswith(
+        ".venv/bin/python examples/demo.py\n.venv/bin/python examples/map_cli.py --lines 3000"
+    )
 
 
 def test_make_test_on_a_fresh_checkout_installs_every_extra(checkout: Path) -> None:
@@ -93,7 +95,10 @@ def test_a_healthy_venv_is_reused(checkout: Path) -> None:
     make_venv(checkout, sys.executable)
     result = make(checkout, "demo")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == ".venv/bin/python examples/demo.py"
+    assert result.stdout.strip().splitlines() == [
+        ".venv/bin/python examples/demo.py",
+        ".venv/bin/python examples/map_cli.py --lines 3000",
+    ]
 
 
 @pytest.mark.parametrize(

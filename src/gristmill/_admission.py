@@ -5,7 +5,9 @@ room (``overflow="wait"``) or is refused at once (``overflow="reject"``).
 Waiters are served first come, first served, each with its own future; room
 handed to a waiter is reserved for it until it resumes, so a newcomer cannot
 take it in between, and a waiter cancelled after being handed room passes it
-on (:func:`~gristmill._waiters.await_turn`). Owning loop only.
+on (:func:`~gristmill._waiters.await_turn`). A group (``enqueue_many``) is
+admitted as a unit: it waits until there is room for all of it, and the
+waiters behind it wait their turn. Owning loop only.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ class Admission:
         queued: Returns how many jobs the queue holds now.
     """
 
-    __slots__ = ("_queued", "_reserved", "_waiters", "max_pending", "overflow")
+    __slots__ = ("_queued", "_reserved", "_waiters", "_wants", "max_pending", "overflow")
 
     def __init__(
         self, max_pending: int | None, overflow: Overflow, queued: Callable[[], int]
@@ -41,7 +43,8 @@ class Admission:
         self._queued = queued
         self.max_pending = max_pending
         self.overflow = overflow
-        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._waiters: deque[asyncio.Future[int]] = deque()
+        self._wants: dict[asyncio.Future[int], int] = {}  # room a group waits for, if not 1
         self._reserved = 0
 
     @property
@@ -49,54 +52,73 @@ class Admission:
         """Callers waiting for room."""
         return len(self._waiters)
 
-    def has_room(self) -> bool:
-        """Return whether a new job may join the queue right now."""
+    def has_room(self, count: int = 1) -> bool:
+        """Return whether ``count`` new jobs may join the queue right now."""
         limit = self.max_pending
-        return limit is None or (not self._waiters and self._queued() + self._reserved < limit)
+        return limit is None or (
+            not self._waiters and self._queued() + self._reserved + count <= limit
+        )
 
-    async def wait_for_room(self) -> None:
-        """Return once the caller may add one job; call ``has_room`` first.
+    async def wait_for_room(self, count: int = 1) -> None:
+        """Return once the caller may add ``count`` jobs; call ``has_room`` first.
 
         Raises:
+            ValueError: ``count`` is more than ``max_pending``, so it could never fit.
             GrinderOverloadedError: the queue is full and the policy is ``"reject"``.
             Exception: whatever :meth:`fail_waiters` hands out while waiting.
         """
+        limit = self.max_pending
+        if limit is not None and count > limit:
+            raise ValueError(
+                f"{count} items can never fit a queue of max_pending={limit}; "
+                f"enqueue them in groups of at most {limit}"
+            )
         if self.overflow == "reject":
+            wanted = "" if count == 1 else f" for {count} more"
             raise GrinderOverloadedError(
-                f"the grinder's queue is full ({self._queued()} pending, max_pending="
+                f"the grinder's queue is full{wanted} ({self._queued()} pending, max_pending="
                 f"{self.max_pending}); retry later, or use overflow='wait' for backpressure"
             )
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        waiter: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
+        if count != 1:
+            self._wants[waiter] = count
         try:
             await await_turn(waiter, pass_on=self._pass_on)
         except BaseException:
             self._remove(waiter)  # still queued if it left before its turn came
             raise
-        self._reserved -= 1
+        self._reserved -= count
 
     def grant(self) -> None:
         """Hand whatever room the queue has to the oldest waiters."""
         limit = self.max_pending
         waiters = self._waiters
-        while waiters and limit is not None and self._queued() + self._reserved < limit:
+        while waiters and limit is not None:
+            wants = self._wants.get(waiters[0], 1)
+            if self._queued() + self._reserved + wants > limit:
+                break
             waiter = waiters.popleft()
+            self._wants.pop(waiter, None)
             if not waiter.done():
-                waiter.set_result(None)
-                self._reserved += 1
+                waiter.set_result(wants)
+                self._reserved += wants
 
     def fail_waiters(self, error: BaseException) -> None:
         """Fail every caller still waiting for room with ``error``."""
+        self._wants.clear()
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():
                 waiter.set_exception(error)
 
-    def _pass_on(self, _: None) -> None:
+    def _pass_on(self, granted: int) -> None:
         """A waiter handed room left without using it: hand the room to the next one."""
-        self._reserved -= 1
+        self._reserved -= granted
         self.grant()
 
-    def _remove(self, waiter: asyncio.Future[None]) -> None:
+    def _remove(self, waiter: asyncio.Future[int]) -> None:
+        self._wants.pop(waiter, None)
         with contextlib.suppress(ValueError):  # already handed out
             self._waiters.remove(waiter)
+        self.grant()  # a group that left may have been holding up smaller waiters behind it

@@ -35,7 +35,7 @@ from ._chunks import Chunk, Chunks
 from ._clock import Clock, stopwatch
 from ._context import Carrier
 from ._errors import LeaseExpiredError, NotStartedError
-from ._job import Job
+from ._job import Job, items_in
 from ._progress import NOT_STARTED, ProgressBoard
 from ._salvage import Loss, sort_lost
 from ._source import LeaseLike
@@ -412,7 +412,7 @@ class _Batch:
             self.fail(gone, asyncio.CancelledError())
             jobs = [job for job in jobs if not job.done()]
         if jobs:
-            self.requeued += len(jobs)
+            self.requeued += items_in(jobs)  # items, as the tally counts them
             self.owner.requeue(jobs)
 
 

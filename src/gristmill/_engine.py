@@ -28,13 +28,14 @@ from typing import Any
 from ._admission import Admission
 from ._batched import BatchFunction
 from ._batching import batch_size, due_at
+from ._bulk import ChunkJob
 from ._clock import Clock, TimerHandle
 from ._context import carrier_for
 from ._costs import RunTimes
 from ._dispatch import BatchContext, dispatch_batch
 from ._errors import NotStartedError
 from ._grinder_settings import GrinderSettings
-from ._job import Job
+from ._job import Job, items_in
 from ._naming import name_of
 from ._queue import JobQueue
 from ._source import GrinderSource, LeaseLike, pool_name
@@ -227,6 +228,61 @@ class Engine:
             waker.set_result(None)
         return job
 
+    def put_many(
+        self,
+        fn: Callable[..., Any],
+        calls: Sequence[tuple[Any, ...]],
+        owner: str | None,
+        *,
+        weights: Sequence[int] | None = None,
+        due: bool = False,
+    ) -> list[Job]:
+        """Queue one job per argument tuple in ``calls`` and return them, in order.
+
+        The bulk twin of :meth:`put`, with the settings' deadline and run
+        timeout: one clock read, one tally update and at most one wake-up for
+        the whole group. ``weights`` makes each job a
+        :class:`~gristmill._bulk.ChunkJob` standing for that many items (a
+        ``map`` chunk). ``due``: the jobs are batches already, so they are
+        dispatched at once instead of waiting for the threshold or
+        ``max_wait_seconds``. Call only between ``start()`` and the end of
+        the run. Job setup mirrors :meth:`put`; a field added there belongs
+        here too.
+        """
+        settings, queue = self.settings, self.queue
+        loop, now = self._loop, self._time()
+        seconds, run_timeout = settings.deadline, settings.run_timeout
+        deadline = math.inf if seconds is None else now + seconds
+        was_live = queue.live
+        jobs: list[Job] = []
+        append, push, tracing = jobs.append, queue.push, self._tracing
+        earliest = False
+        for index, args in enumerate(calls):
+            if weights is None:
+                job = Job(loop=loop)
+            else:
+                job = ChunkJob(loop=loop)
+                job.weight, job.failures = weights[index], 0
+            job.fn, job.args, job.kwargs, job.owner = fn, args, None, owner
+            context = copy_context()  # each job its own copy, as in put()
+            job.context = context if context else None
+            job.enqueued_at, job.deadline, job.run_timeout = now, deadline, run_timeout
+            job.attempts = 0
+            job.suspect = False
+            if tracing is not None:
+                tracing.item_queued(job, context)
+            earliest = push(job) or earliest
+            append(job)
+        if earliest:
+            self._arm_deadline_timer()
+        self.tally.submitted += len(jobs) if weights is None else sum(weights)
+        if due:
+            queue.mark_due()
+        live = queue.live
+        if due or was_live == 0 or live >= settings.threshold:
+            self._wake()
+        return jobs
+
     # -- what a batch reports back (BatchOwner) ----------------------------------------------
 
     def settle(
@@ -244,24 +300,28 @@ class Engine:
         ``TimeoutError`` that a job raised itself. A job already done was
         cancelled meanwhile.
         """
-        completed = failed = 0
+        completed = failed = items = 0
         tally = self.tally
         observed = tally.observed
         failure: ItemOutcome = "timed_out" if timed_out else "failed"
         for job, (ok, value) in zip(jobs, outcomes, strict=True):
+            weight = job.weight  # items: 1, or a map chunk's
+            items += weight
             if job.done():
                 kind: ItemOutcome = "cancelled"
             elif ok:
                 job.set_result(value)
-                completed += 1
+                failures = job.failures  # a chunk's items that raised
+                completed += weight - failures
+                failed += failures
                 kind = "completed"
             else:
                 job.set_exception(value)
-                failed += 1
+                failed += weight
                 kind = failure
             if observed:
-                tally.item_done(job, started - job.enqueued_at, kind, None if ok else value)
-        tally.settled(len(jobs), completed=completed, failed=failed, timed_out=timed_out)
+                tally.job_done(job, started - job.enqueued_at, kind, None if ok else value)
+        tally.settled(items, completed=completed, failed=failed, timed_out=timed_out)
 
     def requeue(self, jobs: list[Job]) -> None:
         """Take back jobs whose pool died under them; they run again in a later batch."""
@@ -276,7 +336,7 @@ class Engine:
         for job in jobs:  # a thread cannot be stopped: the lost run may still be in its context
             if job.context is not None:
                 job.context = job.context.copy()
-        self.tally.requeued(len(jobs))
+        self.tally.requeued(items_in(jobs))
         self.queue.requeue(jobs)
         if self._task is None or self._task.done():  # a flush had already emptied the queue
             self._spawn_runner()
@@ -397,7 +457,7 @@ class Engine:
             )
             self.tally.batch_ended(
                 owner,
-                len(jobs),
+                items_in(jobs),
                 started,
                 requeued=dispatched.requeued,
                 chunks=dispatched.chunks,

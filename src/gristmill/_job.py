@@ -10,14 +10,15 @@ registration per job.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextvars import Context
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._tracing import ItemTrace
 
-__all__ = ["Job"]
+__all__ = ["Job", "items_in"]
 
 
 class Job(asyncio.Future[Any]):
@@ -43,6 +44,10 @@ class Job(asyncio.Future[Any]):
             read the variables they propagate from it.
         trace: The job's OpenTelemetry item span and its caller's span
             context; set only when the grinder traces.
+        weight: Items the job stands for, as the grinder counts them: 1, or
+            the items of a ``map`` chunk (:class:`~gristmill._bulk.ChunkJob`).
+        failures: Of those items, how many failed although the job itself
+            returned: 0, except for a ``map`` chunk whose items raised.
     """
 
     __slots__ = (
@@ -73,6 +78,11 @@ class Job(asyncio.Future[Any]):
     context: Context | None
     trace: ItemTrace | None
 
+    # Class-level defaults, not slots: a plain job never sets them (``Engine.put``
+    # stays as it is), and ChunkJob's slots of the same names take precedence.
+    weight: int = 1
+    failures: int = 0
+
     def cancel(self, msg: Any | None = None) -> bool:
         """Cancel like any future; a queued job also leaves the queue at once."""
         if not super().cancel(msg):
@@ -81,3 +91,11 @@ class Job(asyncio.Future[Any]):
         if hook is not None:
             hook(self)
         return True
+
+
+_weight = attrgetter("weight")
+
+
+def items_in(jobs: Iterable[Job]) -> int:
+    """Return how many items ``jobs`` stand for: the sum of their weights."""
+    return sum(map(_weight, jobs))

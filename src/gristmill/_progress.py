@@ -25,12 +25,13 @@ from typing import Any
 
 from ._clock import monotonic
 
-__all__ = ["NOT_STARTED", "ProgressBoard", "install", "tracker"]
+__all__ = ["NOT_STARTED", "ProgressBoard", "install", "restart", "tracker"]
 
 NOT_STARTED = -1
 """Index a slot shows until its chunk's first item starts."""
 
 _board: Any = None  # this worker's view of the board, set by install()
+_stamp = -1  # the cell holding the start time of the chunk this worker runs, or -1
 
 
 class ProgressBoard:
@@ -99,10 +100,12 @@ def tracker(slot: int) -> Callable[[int], None] | None:
 
     ``None`` when this process has no board or the chunk has no slot.
     """
+    global _stamp
     cells = _board
     if cells is None or slot < 0:
+        _stamp = -1
         return None
-    base = 2 * slot
+    base = _stamp = 2 * slot
     clock = monotonic
 
     def post(index: int) -> None:
@@ -110,3 +113,14 @@ def tracker(slot: int) -> Callable[[int], None] | None:
         cells[base + 1] = index
 
     return post
+
+
+def restart() -> None:
+    """Worker side: the item running now starts over, as the board's clock sees it.
+
+    A ``map`` chunk is one item of its batch but runs many items in turn;
+    calling this before each of them makes a run timeout apply to each.
+    Nothing happens in a process without a board, or in a chunk without a slot.
+    """
+    if _stamp >= 0:
+        _board[_stamp] = monotonic()

@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 from ._job import Job
 
-__all__ = ["JobQueue"]
+__all__ = ["JobQueue", "is_queued"]
 
 
 _NO_DEADLINE = math.inf
@@ -164,3 +164,8 @@ class JobQueue:
         self.overdue = min(self.overdue, self.live)
         self._tidy()
         self._on_cancelled(job)
+
+
+def is_queued(job: Job) -> bool:
+    """Whether ``job`` is waiting in a queue: not yet taken into a batch, expired or settled."""
+    return job.on_cancel is not None

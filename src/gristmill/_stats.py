@@ -92,6 +92,9 @@ class GrinderStats(TypedDict):
     Once the grinder is idle,
     ``submitted == completed + failed + cancelled + timed_out``.
     ``in_flight`` counts items handed to an executor and not yet settled.
+    These counters count items, a ``map`` chunk's one by one; ``pending``,
+    ``max_pending`` and ``waiting_for_room`` count queued jobs (and callers),
+    a ``map`` chunk being one job.
 
     Beyond the spec's keys: ``timed_out`` (items that failed with
     ``TimeoutError``: a deadline passed before dispatch, or a run timeout),

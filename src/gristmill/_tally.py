@@ -5,6 +5,10 @@ counter by counter, and tells the user's :class:`~gristmill.Hooks` and the
 grinder's :class:`~gristmill._tracing.Tracing` (if any), and writes the batch
 log lines. Keeping the books here leaves the engine with scheduling alone.
 Owning loop only.
+
+The counters count *items*: a job's :attr:`~gristmill._job.Job.weight` (1,
+or the items of a ``map`` chunk), so a chunk of 500 items of which 3 raised
+counts 497 completed and 3 failed, and the hooks hear one event per item.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
-from ._job import Job
+from ._job import Job, items_in
 from ._tracing import Tracing
 from .hooks import BatchCall, BatchEnd, BatchStart, Hooks, ItemDone, ItemOutcome, notify
 
@@ -23,17 +27,17 @@ class Tally:
     """The lifetime counters of one grinder and its hooks.
 
     Attributes:
-        submitted: Jobs queued.
-        completed: Jobs that returned.
-        failed: Jobs that raised, or failed for a reason of the grinder's.
-        cancelled: Jobs cancelled by their caller or by ``stop()``.
-        timed_out: Jobs failed by a deadline or a run timeout.
-        rejected: Calls refused by a full queue (never submitted).
-        retried: Times a job was queued again after its pool was lost.
+        submitted: Items queued.
+        completed: Items that returned.
+        failed: Items that raised, or failed for a reason of the grinder's.
+        cancelled: Items cancelled by their caller or by ``stop()``.
+        timed_out: Items failed by a deadline or a run timeout.
+        rejected: Items refused by a full queue (never submitted).
+        retried: Times an item was queued again after its pool was lost.
         batches: Batches started.
         batch_calls: Calls of batch functions, each over many callers' items.
         split_calls: The extra calls among them, made by ``on_error="split"``.
-        in_flight: Jobs handed to a batch and not yet settled.
+        in_flight: Items handed to a batch and not yet settled.
         observed: Whether hooks or tracing are set, so per-item events are
             worth building.
     """
@@ -75,23 +79,26 @@ class Tally:
 
     def left_queue(self, job: Job, outcome: ItemOutcome) -> None:
         """Count one job settled without running: cancelled, expired, or failed by a crash."""
+        weight = job.weight
         if outcome == "cancelled":
-            self.cancelled += 1
+            self.cancelled += weight
         elif outcome == "timed_out":
-            self.timed_out += 1
+            self.timed_out += weight
         else:
-            self.failed += 1
+            self.failed += weight
         if self.observed:
-            self.item_done(job, self._time() - job.enqueued_at, outcome)
+            self.item_done(job, self._time() - job.enqueued_at, outcome, count=weight)
 
-    def reject(self) -> None:
-        """Count a call refused by a full queue (``overflow="reject"``); it never became a job."""
-        self.rejected += 1
+    def reject(self, count: int = 1) -> None:
+        """Count ``count`` items refused by a full queue (``overflow="reject"``); never jobs."""
+        self.rejected += count
         if self._hooks is not None:
-            notify(self._hooks.on_item_done, ItemDone("rejected", 0.0), self._logger)
+            event = ItemDone("rejected", 0.0)
+            for _ in range(count):
+                notify(self._hooks.on_item_done, event, self._logger)
 
     def settled(self, count: int, *, completed: int, failed: int, timed_out: bool) -> None:
-        """Count ``count`` jobs of a batch settled: the rest of them were cancelled.
+        """Count ``count`` items of a batch settled: the rest of them were cancelled.
 
         ``timed_out``: the failures are the grinder's own run timeouts.
         """
@@ -103,19 +110,34 @@ class Tally:
             self.failed += failed
         self.cancelled += count - completed - failed
 
+    def job_done(
+        self, job: Job, waited: float, outcome: ItemOutcome, error: BaseException | None = None
+    ) -> None:
+        """Tell the observers about each item of a settled job (a chunk's items may differ)."""
+        if outcome == "completed" and job.failures:
+            self.item_done(job, waited, "completed", count=job.weight - job.failures)
+            self.item_done(job, waited, "failed", count=job.failures)
+        else:
+            self.item_done(job, waited, outcome, error, count=job.weight)
+
     def item_done(
         self,
         job: Job,
         waited: float,
         outcome: ItemOutcome,
         error: BaseException | None = None,
+        *,
+        count: int = 1,
     ) -> None:
-        """Tell the observers that ``job`` settled; ``waited`` is its time in the queue.
+        """Tell the observers that ``count`` items of ``job`` settled, ``waited`` after queueing.
 
         ``error`` is what a failed job raised, when the caller has it at hand.
+        The hooks hear one event per item; the job's span ends once.
         """
         if self._hooks is not None:
-            notify(self._hooks.on_item_done, ItemDone(outcome, waited), self._logger)
+            event = ItemDone(outcome, waited)
+            for _ in range(count):
+                notify(self._hooks.on_item_done, event, self._logger)
         if self._tracing is not None:
             self._tracing.item_done(job, outcome, waited, error)
 
@@ -124,13 +146,14 @@ class Tally:
 
         A batch is known by its lease owner label, ``owner``: its batch id.
         """
+        items = items_in(jobs)
         self.batches += 1
-        self.in_flight += len(jobs)
+        self.in_flight += items
         if self._logger.isEnabledFor(logging.DEBUG):
             self._logger.debug(
                 "batch start owner=%s items=%d pool=%s",
                 owner,
-                len(jobs),
+                items,
                 pool,
                 extra={"batch_id": owner, "owner": owner, "pool": pool},
             )
@@ -138,7 +161,7 @@ class Tally:
             self._tracing.batch_started(owner, pool, jobs)
         if self._hooks is not None:
             waited = self._time() - min(job.enqueued_at for job in jobs)
-            notify(self._hooks.on_batch_start, BatchStart(owner, len(jobs), waited), self._logger)
+            notify(self._hooks.on_batch_start, BatchStart(owner, items, waited), self._logger)
 
     def batch_ended(
         self,
@@ -179,6 +202,6 @@ class Tally:
             notify(self._hooks.on_batch_call, BatchCall(function, items, calls), self._logger)
 
     def requeued(self, count: int) -> None:
-        """Count ``count`` jobs of a lost chunk going back to the queue."""
+        """Count ``count`` items of a lost chunk going back to the queue."""
         self.in_flight -= count
         self.retried += count

@@ -257,3 +257,25 @@ def test_a_batch_function_called_directly_is_the_plain_function() -> None:
     assert doubled([1, 2, 3]) == [2, 4, 6]
     assert isinstance(doubled, BatchFunction)
     assert threading.current_thread() is threading.main_thread()
+
+
+async def test_map_calls_a_batch_function_once_per_chunk_not_per_item(
+    make_grinder: GrinderFactory,
+) -> None:
+    grinder = await make_grinder(batch_size_threshold=1)
+    results: list[Any] = [value async for value in grinder.map(doubled, range(50))]
+    assert results == [i * 2 for i in range(50)]
+    assert sum(len(call) for call in CALLS) == 50
+    assert any(len(call) > 1 for call in CALLS)  # items of a chunk shared calls
+    with pytest.raises(TypeError, match="exactly one positional argument"):
+        grinder.map(doubled, range(3), range(3))
+
+
+async def test_enqueue_many_joins_batch_items_into_calls(make_grinder: GrinderFactory) -> None:
+    grinder = await make_grinder(batch_size_threshold=6)
+    futures = await grinder.enqueue_many(capped, range(6))
+    results: list[Any] = list(await asyncio.gather(*futures))
+    assert results == list(range(6))
+    assert sorted(len(call) for call in CALLS) == [3, 3]
+    with pytest.raises(TypeError, match="exactly one positional argument"):
+        await grinder.enqueue_many(capped, range(2), range(2))
