@@ -24,17 +24,18 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from ._admission import Admission
+from ._admission import Admission, OwnerQuota
 from ._batching import batch_size, due_at
 from ._clock import Clock, TimerHandle
 from ._costs import RunTimes
 from ._dispatch import BatchContext, dispatch_batch
 from ._errors import NotStartedError
+from ._fair_queue import FairQueue, PendingQueue, build_queue
 from ._grinder_settings import GrinderSettings
 from ._job import Job
-from ._queue import JobQueue
+from ._owners import OwnerBook
 from ._source import LeaseLike, LeaseSource
-from ._stats import GrinderStats
+from ._stats import GrinderStats, OtherOwnersStats, OwnerStats
 from ._tally import Tally
 from ._worker import Outcome
 from .hooks import Hooks, ItemOutcome
@@ -84,8 +85,21 @@ class Engine:
         self._on_crash = on_crash
         self._on_orphaned = on_orphaned
         self.tally = Tally(hooks, logger, clock.time)
-        self.queue = JobQueue(self._on_queued_job_cancelled)
-        self.admission = Admission(settings.max_pending, settings.overflow, lambda: self.queue.live)
+        scheduling = settings.scheduling
+        self.owners = OwnerBook() if scheduling.owner_aware else None  # per-owner counts
+        self._run_times = RunTimes()  # per callable, for chunk sizes and early starts
+        self.queue: PendingQueue = build_queue(
+            scheduling, self._on_queued_job_cancelled, self.owners, self._expected_seconds
+        )
+        self._start_by = self.queue.start_by if isinstance(self.queue, FairQueue) else None
+        self.admission = Admission(
+            settings.max_pending,
+            settings.overflow,
+            lambda: self.queue.live,
+            None
+            if scheduling.per_owner is None or self.owners is None
+            else OwnerQuota(scheduling.per_owner, self.owners),
+        )
         self._deadline_timer: TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
@@ -93,7 +107,6 @@ class Engine:
         self._abort: asyncio.Future[None] | None = None
         self._waker: asyncio.Future[None] | None = None
         self._flushing = False
-        self._run_times = RunTimes()  # per callable, for chunk sizes
         self._context: BatchContext | None = None
         self._crash_error: BaseException | None = None
         self._timed = settings.run_timeout is not None  # some job may have a run timeout
@@ -144,7 +157,12 @@ class Engine:
     def snapshot(self, *, state: str, started: bool, stopping: bool) -> GrinderStats:
         """Build ``stats()`` from the tally, the queue and the grinder's lifecycle ``state``."""
         settings, tally = self.settings, self.tally
+        scheduling = settings.scheduling
         head = self.queue.head()
+        owners: list[OwnerStats] = []
+        other: OtherOwnersStats = {"owners": 0, "pending": 0, "completed": 0}
+        if self.owners is not None:
+            owners, other = self.owners.rows()
         return {
             "started": started,
             "stopping": stopping,
@@ -167,6 +185,12 @@ class Engine:
             "retried": tally.retried,
             "max_pending": settings.max_pending,
             "waiting_for_room": self.admission.waiting,
+            "scheduler": scheduling.scheduler,
+            "dispatch": scheduling.dispatch,
+            "priority_aging_seconds": scheduling.aging,
+            "max_pending_per_owner": scheduling.per_owner,
+            "owners": owners,
+            "other_owners": other,
         }
 
     # -- the per-job hot path ----------------------------------------------------------------
@@ -179,11 +203,16 @@ class Engine:
         owner: str | None,
         deadline_seconds: float | None = None,
         run_timeout: float | None = None,
+        priority: int = 0,
     ) -> Job:
         """Queue one job and return it (its caller's future).
 
         ``deadline_seconds`` and ``run_timeout`` default to the settings'.
         Call only between ``start()`` and the end of the run.
+
+        Raises:
+            TypeError: the grinder keeps per-owner books and ``owner`` is
+                neither a ``str`` nor ``None``; nothing was queued.
         """
         settings = self.settings
         job = Job(loop=self._loop)
@@ -196,6 +225,7 @@ class Engine:
             self._timed = True
         job.attempts = 0
         job.suspect = False
+        job.priority = priority
         seconds = settings.deadline if deadline_seconds is None else deadline_seconds
         job.deadline = math.inf if seconds is None else now + seconds
         if self.queue.push(job):
@@ -225,7 +255,7 @@ class Engine:
         cancelled meanwhile.
         """
         completed = failed = 0
-        tally = self.tally
+        tally, owners = self.tally, self.owners
         failure: ItemOutcome = "timed_out" if timed_out else "failed"
         for job, (ok, value) in zip(jobs, outcomes, strict=True):
             if job.done():
@@ -234,6 +264,8 @@ class Engine:
                 job.set_result(value)
                 completed += 1
                 kind = "completed"
+                if owners is not None:
+                    owners.completed(job.owner)
             else:
                 job.set_exception(value)
                 failed += 1
@@ -261,6 +293,10 @@ class Engine:
     def observe(self, jobs: list[Job], *, seconds: float) -> None:
         """Learn how long ``jobs`` took to run, one after another, for the next chunk sizes."""
         self._run_times.observe(jobs, seconds)
+
+    def _expected_seconds(self, job: Job) -> float | None:
+        """The recent run time of ``job``'s callable, or ``None`` if it has not run yet."""
+        return self._run_times.estimate((job,))
 
     def drained(self) -> None:
         """A batch has no job left to settle; its slot counts as free for the next cut.
@@ -309,6 +345,8 @@ class Engine:
                 max_wait=settings.max_wait,
                 flushing=self._flushing,
                 overdue=queue.overdue,
+                eager=settings.scheduling.eager,
+                start_by=None if self._start_by is None else self._start_by(),
             )
             if due is None and self._flushing:
                 return False

@@ -11,7 +11,7 @@ import asyncio
 import concurrent.futures
 import logging
 from asyncio import get_running_loop
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, final
 
 from . import _validate as validate
@@ -22,6 +22,7 @@ from ._engine import Engine
 from ._errors import GrinderCrashedError, GrinderOverloadedError, NotStartedError, WrongLoopError
 from ._grinder_settings import GrinderSettings, require_run_timeout_support
 from ._lifecycle import Lifecycle, State
+from ._scheduler_settings import Dispatch, Scheduler, SchedulerSettings
 from ._source import LeaseSource
 from ._stats import GrinderStats
 from ._work import Work
@@ -87,11 +88,41 @@ class WorkGrinder:
             :class:`LeaseExpiredError`). Items of the batch that were not
             running are queued again without using up a retry.
         hooks: Observer told about every batch and item.
+        scheduler: The order items leave the queue in. ``"fifo"`` (the
+            default, the spec's): arrival order. ``"fair"``: by priority
+            level (:class:`Work` ``priority``, higher first), then the
+            owners with items pending at that level share each batch by
+            weighted deficit round-robin, then, within one owner, nearest
+            deadline first and first come first served; a batch also starts
+            early when waiting ``max_wait_seconds`` would make an item miss
+            its deadline. See the scheduling guide.
+        owner_weights: ``"fair"`` only: a mapping of owner (``str``, or
+            ``None`` for items without one) to a positive weight; an owner's
+            share of each batch is proportional to its weight (default 1).
+            Read once, here.
+        max_pending_per_owner: Most items one owner may have pending; an
+            owner at its quota waits for room or is refused with
+            :class:`GrinderOverloadedError` naming it, as ``overflow``
+            says, while other owners are still admitted. Either scheduler.
+        priority_aging_seconds: ``"fair"`` only: an item's effective
+            priority grows by one for every this many seconds it waits, so
+            low priorities never starve. ``None`` (the default): priority is
+            strict.
+        dispatch: ``"wait"`` (the default, the spec's): a batch starts at
+            ``batch_size_threshold`` items or after ``max_wait_seconds``.
+            ``"eager"``: pending items start at once whenever a batch slot
+            (``max_concurrent_batches``) is free; while every slot is busy,
+            items gather, so batches still grow under load. Both triggers
+            stay upper bounds.
 
     Raises:
         ValueError: a number is zero, negative, NaN, infinite, a bool, or
-            fractional where a count is needed; an unknown ``overflow``; a
-            run timeout on a backend whose jobs cannot be stopped.
+            fractional where a count is needed; an unknown ``overflow``,
+            ``scheduler`` or ``dispatch``; a run timeout on a backend whose
+            jobs cannot be stopped; a weight that is not a positive finite
+            number, or ``owner_weights`` that cannot be read;
+            ``owner_weights`` or ``priority_aging_seconds`` with the
+            ``"fifo"`` scheduler.
         TypeError: a parameter has the wrong type.
     """
 
@@ -113,6 +144,11 @@ class WorkGrinder:
         run_timeout_seconds: float | None = None,
         max_retries: int = 1,
         hooks: Hooks | None = None,
+        scheduler: Scheduler = "fifo",
+        owner_weights: Mapping[str | None, float] | None = None,
+        max_pending_per_owner: int | None = None,
+        priority_aging_seconds: float | None = None,
+        dispatch: Dispatch = "wait",
     ) -> None:
         settings = GrinderSettings.build(
             max_wait_seconds=max_wait_seconds,
@@ -127,6 +163,13 @@ class WorkGrinder:
             run_timeout_seconds=run_timeout_seconds,
             max_retries=max_retries,
             manager=executor_manager,
+            scheduling=SchedulerSettings.build(
+                scheduler=scheduler,
+                dispatch=dispatch,
+                owner_weights=owner_weights,
+                max_pending_per_owner=max_pending_per_owner,
+                priority_aging_seconds=priority_aging_seconds,
+            ),
         )
         if hooks is not None and not isinstance(hooks, Hooks):
             raise TypeError(f"hooks must be a gristmill.Hooks, got {type(hooks).__name__}")
@@ -290,7 +333,7 @@ class WorkGrinder:
             GrinderCrashedError: the grinder's background task failed.
             TypeError: ``fn`` is not callable, or is an async function.
         """
-        return self._enqueue_from_thread(fn, args, kwargs, owner, None, None)
+        return self._enqueue_from_thread(fn, args, kwargs, owner, None, None, 0)
 
     def submit_work_from_thread(self, work: Work[T]) -> concurrent.futures.Future[T]:
         """Like :meth:`submit_from_thread`, for a :class:`Work` with its per-item options."""
@@ -305,14 +348,15 @@ class WorkGrinder:
     ) -> asyncio.Future[T] | None:
         """The hot path: queue the job now, or return None if it needs the checks of ``_enqueue``.
 
-        Taken when the grinder runs on this loop and its queue is unbounded,
-        so there is nothing to wait for and nothing to explain.
+        Taken when the grinder runs on this loop and nothing bounds its queue
+        (no ``max_pending``, no per-owner quota), so there is nothing to wait
+        for and nothing to explain.
         """
         life = self._life
         if (
             life.state is not State.RUNNING
             or get_running_loop() is not life.loop
-            or self._engine.admission.max_pending is not None
+            or self._engine.admission.bounded
         ):
             return None
         self._check_callable(fn)
@@ -328,20 +372,23 @@ class WorkGrinder:
         owner: str | None,
         deadline: float | None = None,
         run_timeout: float | None = None,
+        priority: int = 0,
     ) -> asyncio.Future[T]:
         """The one way into the queue from the owning loop: checks, admission, put."""
         if self._life.state is not State.RUNNING or get_running_loop() is not self._life.loop:
             self._require_accepting(what)
         self._check_callable(fn)
         engine = self._engine
-        if not engine.admission.has_room():
+        if not engine.admission.has_room(owner):
             try:
-                await engine.admission.wait_for_room()
+                await engine.admission.wait_for_room(owner)
             except GrinderOverloadedError:
                 engine.tally.reject()
                 raise
             self._require_accepting(what)  # it may have begun stopping meanwhile
-        job: asyncio.Future[T] = engine.put(fn, args, kwargs, owner, deadline, run_timeout)
+        job: asyncio.Future[T] = engine.put(
+            fn, args, kwargs, owner, deadline, run_timeout, priority
+        )
         return job
 
     def _enqueue_from_thread(
@@ -352,22 +399,23 @@ class WorkGrinder:
         owner: str | None,
         deadline: float | None,
         run_timeout: float | None,
+        priority: int,
     ) -> concurrent.futures.Future[T]:
         loop = self._require_foreign_thread("submit_from_thread")
         validate.sync_callable(fn)  # here, not via the cache: this is another thread
 
         def put_now() -> asyncio.Future[T] | None:
             self._require_accepting_state()
-            if not self._engine.admission.has_room():
+            if not self._engine.admission.has_room(owner):
                 return None
             job: asyncio.Future[T] = self._engine.put(
-                fn, args, kwargs, owner, deadline, run_timeout
+                fn, args, kwargs, owner, deadline, run_timeout, priority
             )
             return job
 
         async def put_later() -> T:  # wait for room (or be refused) on the loop
             future = await self._enqueue(
-                "submit_from_thread", fn, args, kwargs, owner, deadline, run_timeout
+                "submit_from_thread", fn, args, kwargs, owner, deadline, run_timeout, priority
             )
             return await future
 
@@ -382,13 +430,24 @@ class WorkGrinder:
     def _unpack(
         self, work: Work[T]
     ) -> tuple[
-        Callable[..., T], tuple[Any, ...], dict[str, Any], str | None, float | None, float | None
+        Callable[..., T],
+        tuple[Any, ...],
+        dict[str, Any],
+        str | None,
+        float | None,
+        float | None,
+        int,
     ]:
         """Check ``work`` and return its call and options, in ``_enqueue``'s order."""
         if not isinstance(work, Work):
             raise TypeError(f"expected a gristmill.Work, got {type(work).__name__}")
         if work.run_timeout_seconds is not None:
             require_run_timeout_support(self._manager)
+        if work.priority and not self._engine.settings.scheduling.fair:
+            raise ValueError(
+                f"Work.priority={work.priority} needs WorkGrinder(scheduler='fair'); the "
+                "'fifo' scheduler runs items in arrival order"
+            )
         return (
             work.fn,
             work.args,
@@ -396,6 +455,7 @@ class WorkGrinder:
             work.owner,
             work.deadline_seconds,
             work.run_timeout_seconds,
+            work.priority,
         )
 
     def stats(self) -> GrinderStats:

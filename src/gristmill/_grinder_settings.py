@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, get_args
 
 from . import _validate as validate
 from ._admission import Overflow
+from ._scheduler_settings import SchedulerSettings
 
 __all__ = ["GrinderSettings", "ManagerTraits"]
 
@@ -36,6 +37,7 @@ class GrinderSettings:
     deadline: float | None
     run_timeout: float | None
     max_retries: int
+    scheduling: SchedulerSettings = field(default_factory=SchedulerSettings)
 
     @classmethod
     def build(
@@ -53,10 +55,13 @@ class GrinderSettings:
         run_timeout_seconds: object,
         max_retries: object,
         manager: ManagerTraits,
+        scheduling: SchedulerSettings | None = None,
     ) -> GrinderSettings:
         """Check the grinder's keyword arguments, in order, and return the policy.
 
         ``max_concurrent_batches=None`` means every pool ``manager`` can lend.
+        ``scheduling`` (already checked by ``SchedulerSettings.build``)
+        defaults to the spec's: FIFO order, batches on their triggers.
 
         Raises:
             ValueError: a number out of range, a bool, or a fraction where a
@@ -98,6 +103,7 @@ class GrinderSettings:
             validate.optional_duration("deadline_seconds", deadline_seconds),
             run_timeout,
             validate.whole_number("max_retries", max_retries, minimum=0),
+            SchedulerSettings() if scheduling is None else scheduling,
         )
 
 

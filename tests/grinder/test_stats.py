@@ -39,6 +39,12 @@ EXTRA_KEYS = {
     "retried",
     "max_pending",
     "waiting_for_room",
+    "scheduler",
+    "dispatch",
+    "priority_aging_seconds",
+    "max_pending_per_owner",
+    "owners",
+    "other_owners",
 }
 
 
