@@ -54,7 +54,7 @@ class FairQueueMachine(RuleBasedStateMachine):
         self.made: list[Job] = []  # keeps every job alive, so no id is ever reused
         self.old: dict[int, int] = {}
         self.late: dict[int, int] = {}
-        self.window: tuple[object, ...] | None = None
+        self.window: tuple[int, frozenset[str | None]] | None = None
         self.window_served: dict[str | None, int] = {}
 
     @initialize(
@@ -173,15 +173,15 @@ class FairQueueMachine(RuleBasedStateMachine):
             if other is not job and other.owner == job.owner and other.priority == job.priority:
                 assert self._order_key(other) >= self._order_key(job)
 
-    def _context(self) -> tuple[object, ...]:
+    def _context(self) -> tuple[int, frozenset[str | None]]:
         """The level that will be served next and the owners backlogged there."""
         top = min(self.pending.values(), key=lambda job: (self._level_key(job), -job.priority))
         owners = {job.owner for job in self.pending.values() if job.priority == top.priority}
         return (top.priority, frozenset(owners))
 
-    def _check_share(self, context: tuple[object, ...], job: Job) -> None:
+    def _check_share(self, context: tuple[int, frozenset[str | None]], job: Job) -> None:
         if context != self.window:
-            self.window, self.window_served = context, dict.fromkeys(context[1], 0)  # type: ignore[arg-type]
+            self.window, self.window_served = context, dict.fromkeys(context[1], 0)
         served = self.window_served
         served[job.owner] += 1
         total = sum(served.values())
