@@ -145,7 +145,7 @@ class WorkGrinder:
         max_retries: int = 1,
         hooks: Hooks | None = None,
         scheduler: Scheduler = "fifo",
-        owner_weights: Mapping[str | None, float] | None = None,
+        owner_weights: Mapping[str, float] | Mapping[str | None, float] | None = None,
         max_pending_per_owner: int | None = None,
         priority_aging_seconds: float | None = None,
         dispatch: Dispatch = "wait",

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ENDINGS",
     "GATE_TIMEOUT",
+    "SCHEDULING",
     "FailingSubmitExecutor",
     "Gate",
     "ThreadLease",
@@ -51,6 +52,16 @@ async def loop_turns(count: int = 5) -> None:
     for _ in range(count):
         await asyncio.sleep(0)
 
+
+SCHEDULING: tuple[dict[str, Any], ...] = (
+    {},
+    {"scheduler": "fair"},
+    {"scheduler": "fair", "priority_aging_seconds": 5.0, "owner_weights": {"a": 3}},
+    {"dispatch": "eager"},
+    {"scheduler": "fair", "dispatch": "eager", "max_pending_per_owner": 2},
+    {"max_pending_per_owner": 3},
+)
+"""Scheduling options a property test may draw: every scheduler, dispatch and quota."""
 
 ENDINGS = ("drain", "cancel", "timeout")
 """How a property test's run may end; see :func:`stop_as_drawn`."""
