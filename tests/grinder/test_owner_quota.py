@@ -115,14 +115,15 @@ async def test_a_waiter_cancelled_after_being_handed_room_passes_it_on(
 async def test_a_caller_that_passed_its_quota_keeps_its_place_while_the_queue_is_full(
     make_grinder: GrinderFactory,
 ) -> None:
-    grinder = await make_grinder(max_pending_per_owner=1, max_pending=1)
-    blocker = await grinder.enqueue(abs, -1, owner="b")
+    grinder = await make_grinder(max_pending_per_owner=1, max_pending=2)
+    blockers = [await grinder.enqueue(abs, -1, owner=owner) for owner in ("b", "c")]
     first = enqueue_task(grinder, -2, "a")  # has room in a's quota, waits for the queue
     await loop_turns()
-    second = enqueue_task(grinder, -3, "a")  # must not overtake: a's place is held
+    second = enqueue_task(grinder, -3, "a")  # must not get in too: a's place is held
     await loop_turns()
     assert grinder.stats()["waiting_for_room"] == 2
-    assert blocker.cancel()
+    for blocker in blockers:  # room for two in the queue, but only one in a's quota
+        assert blocker.cancel()
     await asyncio.wait_for(first, 10)
     await loop_turns()
     assert not second.done()
