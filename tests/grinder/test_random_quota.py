@@ -108,7 +108,7 @@ async def apply(
 
 async def enqueue_and_wait(grinder: WorkGrinder, owner: str | None) -> int:
     """Enqueue ``abs(-1)`` for ``owner`` (maybe waiting for room), then await the item."""
-    future = await grinder.enqueue(abs, -1, owner=owner)
+    future: asyncio.Future[int] = await grinder.enqueue(abs, -1, owner=owner)
     return await future
 
 
