@@ -18,6 +18,7 @@ RATIO_KEYS = {
     "burst": ("items_per_s", "p99_ms", "cpu_us_per_item", "peak_rss_mib"),
     "trickle": ("items_per_s", "p50_ms", "p99_ms", "cpu_us_per_item"),
     "memory": ("bytes_per_item", "enqueue_items_per_s", "peak_rss_mib"),
+    "scheduling": (),
 }
 
 

@@ -32,7 +32,7 @@ from ._grinder import LeaseSource, WorkGrinder
 from ._lease import ExecutorLease, LeasedExecutor
 from ._manager import LeasedExecutorManager, SizeProvider
 from ._process_logging import ProcessLoggingConfig
-from ._stats import GrinderStats, LeaseInfo, ManagerStats
+from ._stats import GrinderStats, LeaseInfo, ManagerStats, OtherOwnersStats, OwnerStats
 from ._work import Work
 from .hooks import BatchEnd, BatchStart, Hooks, ItemDone, LeaseEvent
 
@@ -62,6 +62,8 @@ __all__ = [
     "LeasedExecutorManager",
     "ManagerStats",
     "NotStartedError",
+    "OtherOwnersStats",
+    "OwnerStats",
     "ProcessLoggingConfig",
     "RemoteTraceback",
     "SizeProvider",

@@ -31,7 +31,7 @@ from ._lanes import Lane, Level
 from ._owners import CountingQueue, OwnerBook
 from ._queue import JobQueue, _mostly_stale
 from ._scheduler_settings import SchedulerSettings
-from ._scheduling import latest_start, owner_key
+from ._scheduling import latest_start, level_key, owner_key
 
 __all__ = ["FairQueue", "PendingQueue", "build_queue"]
 
@@ -107,13 +107,15 @@ class FairQueue:
         "_book",
         "_deadlines",
         "_estimate",
+        "_floor",
         "_hook",
         "_levels",
         "_on_cancelled",
         "_order",
+        "_quantum",
         "_scheduled",
         "_sequence",
-        "_settings",
+        "_weights",
         "live",
         "overdue",
     )
@@ -125,8 +127,10 @@ class FairQueue:
         book: OwnerBook,
         estimate: Callable[[Job], float | None],
     ) -> None:
-        self._settings = settings
         self._aging = settings.aging
+        self._weights = settings.weights
+        self._floor = settings.weight_floor
+        self._quantum = 1.0 / settings.weight_floor  # of an owner without a weight
         self._on_cancelled = on_cancelled
         self._book = book
         self._estimate = estimate
@@ -147,6 +151,9 @@ class FairQueue:
     def push(self, job: Job) -> bool:
         """Queue ``job`` in its owner's lane at its priority; True if its deadline is the earliest.
 
+        The per-job hot path of the ``"fair"`` scheduler, kept flat: an owner
+        seen for the first time costs one lane (a list) and one dict entry.
+
         Raises:
             TypeError: its owner is neither a ``str`` nor ``None``; nothing was queued.
         """
@@ -154,28 +161,37 @@ class FairQueue:
         if owner is not None and type(owner) is not str:
             owner = job.owner = owner_key(owner)
         level = self._levels.get(job.priority)
-        new_level = level is None
         if level is None:
-            level = self._levels[job.priority] = Level(job.priority)
-        lane = level.lanes.get(owner)
-        if lane is None:
-            lane = level.lanes[owner] = Lane(owner, self._settings.quantum(owner))
+            level = self._new_level(job)
+        lanes, aging = level.lanes, self._aging
+        lane = lanes.get(owner)
+        deadline = job.deadline
+        if lane is None:  # the owner's only job at this level: no lane needed
+            lanes[owner] = job
+            level.ring.join(job)
+        elif type(lane) is Lane:
+            if aging is None and deadline == math.inf:
+                lane.append(job)
+                lane.live += 1
+            else:
+                lane.add(job, aging, self._sequence)
+        else:  # a second job: the lone one grows a lane, which takes its place in the ring
+            assert isinstance(lane, Job)
+            lanes[owner] = grown = Lane.new(owner, self._quantum_of(owner), proxy=lane)
+            grown.ringed = True
+            grown.add(lane, aging, self._sequence)
+            grown.add(job, aging, self._sequence)
         job.on_cancel = self._hook
-        lane.add(job, self._aging, next(self._sequence))
-        if not lane.ringed:
-            level.ring.join(lane)
-        level.live += 1
-        if self._aging is not None:
+        if aging is not None:
             level.arrivals.append(job)
-        if new_level:
-            self._rank(level)
+        level.live += 1
         self._arrivals.append(job)
         self.live += 1
         self._scheduled += 1
         self._book.added(owner)
-        if job.deadline == math.inf:
+        if deadline == math.inf:
             return False
-        heapq.heappush(self._deadlines, (job.deadline, next(self._sequence), job))
+        heapq.heappush(self._deadlines, (deadline, next(self._sequence), job))
         return self._deadlines[0][2] is job
 
     def requeue(self, jobs: list[Job]) -> None:
@@ -288,12 +304,16 @@ class FairQueue:
 
     # -- inside ------------------------------------------------------------------------------
 
-    def _rank(self, level: Level) -> None:
-        """Put ``level`` in the order of levels, under its current key."""
-        heapq.heappush(
-            self._order,
-            (level.key(self._hook, self._aging), -level.priority, next(self._sequence), level),
-        )
+    def _quantum_of(self, owner: str | None) -> float:
+        weights = self._weights
+        return self._quantum if not weights else weights.get(owner, 1.0) / self._floor
+
+    def _new_level(self, job: Job) -> Level:
+        """Open the level of ``job``'s priority and rank it, ``job`` being its oldest."""
+        level = self._levels[job.priority] = Level(job.priority)
+        key = level_key(job.priority, job.enqueued_at, self._aging)
+        heapq.heappush(self._order, (key, -job.priority, next(self._sequence), level))
+        return level
 
     def _top(self) -> Level:
         """Return the level to serve next; call only while some lane holds a job.
@@ -317,10 +337,14 @@ class FairQueue:
     def _take_next(self) -> Job:
         level = self._top()
         ring = level.ring
-        lane = ring.next_lane()
-        job = lane.pop(self._hook, self._aging)
+        turn = ring.next_turn()
+        if isinstance(turn, Lane):
+            job = turn.next_job(self._hook, self._aging)
+            ring.served(turn)
+        else:  # a lone job
+            job = turn
+            del level.lanes[job.owner]
         job.on_cancel = None
-        ring.served(lane)
         level.live -= 1
         if not level.live:
             del self._levels[level.priority]

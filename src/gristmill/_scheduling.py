@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar, cast
 
 __all__ = [
     "MIN_LEAD_SECONDS",
@@ -109,9 +109,10 @@ class Lane(Protocol):
 
 
 L = TypeVar("L", bound=Lane)
+S = TypeVar("S")
 
 
-class DeficitRing(Generic[L]):
+class DeficitRing(Generic[L, S]):
     """Weighted deficit round-robin over the lanes (owners) of one priority level.
 
     Lanes take turns in ring order. A lane starting its turn is credited its
@@ -122,74 +123,110 @@ class DeficitRing(Generic[L]):
     forgets its credit, and a lane that fills again joins at the end. A turn
     may span several cuts: the next cut resumes it.
 
+    An owner with a single item needs no lane: the ring may hold the item
+    itself, a *lone* entry, whose turn hands out that one item (as a fresh
+    lane of one would: its quantum is at least 1). When a second item arrives
+    the owner gets a lane, which takes the lone entry's place in the ring when
+    its turn comes. So many owners of one item each cost no lane at all.
+
     Each lane served costs O(1): every turn hands out at least one item.
 
     Args:
+        lane_type: The class of lanes; any other entry is a lone item.
+        resolve: Given a lone entry, returns what it stands for now: the lane
+            that replaced it, itself if it is still waiting alone, or
+            ``None`` if it left (cancelled, expired).
         on_idle: Told about a lane that left the ring because it had nothing
             left.
     """
 
-    __slots__ = ("_credited", "_on_idle", "_ring")
+    __slots__ = ("_credited", "_lane_type", "_on_idle", "_resolve", "_ring")
 
-    def __init__(self, on_idle: Callable[[L], None]) -> None:
-        self._ring: deque[L] = deque()
+    def __init__(
+        self,
+        lane_type: type[L],
+        resolve: Callable[[S], L | S | None],
+        on_idle: Callable[[L], None],
+    ) -> None:
+        self._ring: deque[L | S] = deque()
         self._credited = False  # whether ring[0] has had this turn's quantum
+        self._lane_type = lane_type
+        self._resolve = resolve
         self._on_idle = on_idle
 
     def __len__(self) -> int:
         return len(self._ring)
 
-    def join(self, lane: L) -> None:
-        """Put a lane that has just gained items at the end of the ring."""
-        lane.ringed = True
-        self._ring.append(lane)
+    def join(self, entry: L | S) -> None:
+        """Put a lane that has just gained items, or a lone item, at the end of the ring."""
+        if isinstance(entry, self._lane_type):
+            entry.ringed = True
+        self._ring.append(entry)
 
-    def next_lane(self) -> L:
-        """Return the lane whose item goes next, and charge it one unit of credit.
+    def next_turn(self) -> L | S:
+        """Return the lane whose item goes next, charged one unit of credit, or a lone item.
 
-        The caller must take exactly one item from it and then call
-        :meth:`served`. Call only while some lane in the ring has items.
+        A lane's caller must take exactly one item from it and then call
+        :meth:`served`; a lone item has already left the ring. Call only while
+        some entry in the ring has an item.
         """
-        ring = self._ring
+        ring, lane_type = self._ring, self._lane_type
         while True:
-            lane = ring[0]
-            if lane.live <= 0:  # emptied while it waited for its turn
+            entry = ring[0]
+            if not isinstance(entry, lane_type):
+                current = self._resolve(cast(S, entry))  # not a lane: a lone item
+                if current is None:  # it left while it waited for its turn
+                    ring.popleft()
+                    self._credited = False
+                    continue
+                if not isinstance(current, lane_type):
+                    ring.popleft()
+                    self._credited = False
+                    return current
+                ring[0] = entry = current  # it has a lane now, which takes its turn
+            if entry.live <= 0:  # emptied while it waited for its turn
                 self._leave()
                 continue
             if not self._credited:
-                lane.deficit += lane.quantum
+                entry.deficit += entry.quantum
                 self._credited = True
-            if lane.deficit >= 1.0:
-                lane.deficit -= 1.0
-                return lane
+            if entry.deficit >= 1.0:
+                entry.deficit -= 1.0
+                return entry
             ring.rotate(-1)
             self._credited = False
 
     def served(self, lane: L) -> None:
-        """``lane`` (the one :meth:`next_lane` returned) gave up an item; it leaves if empty."""
+        """``lane`` (the one :meth:`next_turn` returned) gave up an item; it leaves if empty."""
         if lane.live <= 0:
             self._leave()
 
     def prune(self, alive: int) -> None:
-        """Drop lanes left empty by cancellations if they are most of the ring.
+        """Drop entries left empty by cancellations if they are most of the ring.
 
-        ``alive`` is how many lanes still have items; the check is O(1) and the
+        ``alive`` is how many owners still have items; the check is O(1) and the
         rebuild, when due, is paid for by the cancellations that emptied them.
         """
         ring = self._ring
         if len(ring) <= 2 * alive + 64:
             return
-        head_alive = bool(ring) and ring[0].live > 0
-        for lane in ring:
-            if lane.live <= 0:
-                lane.ringed = False
-                lane.deficit = 0.0
-        self._ring = deque(lane for lane in ring if lane.live > 0)
-        if not head_alive:
+        kept: deque[L | S] = deque()
+        for entry in ring:
+            if isinstance(entry, self._lane_type):
+                if entry.live > 0:
+                    kept.append(entry)
+                else:
+                    entry.ringed = False
+                    entry.deficit = 0.0
+            elif self._resolve(cast(S, entry)) is not None:
+                kept.append(entry)
+        if not kept or not ring or kept[0] is not ring[0]:
             self._credited = False
+        self._ring = kept
 
     def _leave(self) -> None:
         lane = self._ring.popleft()
+        assert isinstance(lane, self._lane_type)
         lane.ringed = False
         lane.deficit = 0.0
         self._credited = False

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,25 +128,38 @@ class FakeLane:
     ringed: bool = False
 
 
-def serve(ring: DeficitRing[FakeLane], count: int) -> list[str]:
+def lanes_only(on_idle: Callable[[str], None] | None = None) -> DeficitRing[FakeLane, str]:
+    """A ring of lanes only: no lone entries."""
+
+    def idle(lane: FakeLane) -> None:
+        if on_idle is not None:
+            on_idle(lane.name)
+
+    return DeficitRing(FakeLane, lambda lone: None, idle)
+
+
+def serve(ring: DeficitRing[FakeLane, Any], count: int) -> list[str]:
     order = []
     for _ in range(count):
-        lane = ring.next_lane()
-        lane.live -= 1
-        order.append(lane.name)
-        ring.served(lane)
+        turn = ring.next_turn()
+        if isinstance(turn, FakeLane):
+            turn.live -= 1
+            order.append(turn.name)
+            ring.served(turn)
+        else:
+            order.append(f"lone {turn}")
     return order
 
 
 class TestDeficitRing:
     def test_equal_quanta_alternate(self) -> None:
-        ring: DeficitRing[FakeLane] = DeficitRing(lambda lane: None)
+        ring = lanes_only()
         for name in "ab":
             ring.join(FakeLane(name, live=3))
         assert serve(ring, 6) == ["a", "b", "a", "b", "a", "b"]
 
     def test_quanta_share_by_weight_carrying_fractions(self) -> None:
-        ring: DeficitRing[FakeLane] = DeficitRing(lambda lane: None)
+        ring = lanes_only()
         ring.join(FakeLane("a", live=100, quantum=1.5))
         ring.join(FakeLane("b", live=100, quantum=1.0))
         order = serve(ring, 50)
@@ -155,7 +168,7 @@ class TestDeficitRing:
 
     def test_a_lane_that_runs_dry_leaves_forgets_its_credit_and_is_reported(self) -> None:
         idle: list[str] = []
-        ring: DeficitRing[FakeLane] = DeficitRing(lambda lane: idle.append(lane.name))
+        ring = lanes_only(idle.append)
         a = FakeLane("a", live=1, quantum=3.0)
         ring.join(a)
         ring.join(FakeLane("b", live=5))
@@ -165,13 +178,36 @@ class TestDeficitRing:
         assert len(ring) == 1
 
     def test_a_turn_spans_cuts(self) -> None:
-        ring: DeficitRing[FakeLane] = DeficitRing(lambda lane: None)
+        ring = lanes_only()
         ring.join(FakeLane("a", live=10, quantum=3.0))
         ring.join(FakeLane("b", live=10, quantum=1.0))
         assert serve(ring, 2) + serve(ring, 2) == ["a", "a", "a", "b"]
 
+    def test_a_lone_item_takes_one_turn_and_leaves(self) -> None:
+        lanes: dict[str, FakeLane] = {}
+        waiting = {"x", "gone"}
+        ring: DeficitRing[FakeLane, str] = DeficitRing(
+            FakeLane,
+            lambda lone: lanes.get(lone) or (lone if lone in waiting else None),
+            lambda lane: None,
+        )
+        ring.join(FakeLane("a", live=3))
+        ring.join("x")
+        ring.join("gone")
+        waiting.discard("gone")  # cancelled before its turn
+        assert serve(ring, 3) == ["a", "lone x", "a"]
+        assert len(ring) == 1
+
+    def test_a_lone_item_that_grew_a_lane_hands_its_turn_to_the_lane(self) -> None:
+        grown = FakeLane("x", live=2, ringed=True)
+        lanes = {"x": grown}
+        ring: DeficitRing[FakeLane, str] = DeficitRing(FakeLane, lanes.get, lambda lane: None)
+        ring.join(FakeLane("a", live=3))
+        ring.join("x")
+        assert serve(ring, 5) == ["a", "x", "a", "x", "a"]
+
     def test_lanes_emptied_while_waiting_are_skipped_and_pruned(self) -> None:
-        ring: DeficitRing[FakeLane] = DeficitRing(lambda lane: None)
+        ring = lanes_only()
         lanes = [FakeLane(str(i), live=1) for i in range(200)]
         for lane in lanes:
             ring.join(lane)
