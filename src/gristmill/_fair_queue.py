@@ -232,6 +232,7 @@ class FairQueue:
                 return self._took(taken)
         while len(taken) < size and self._scheduled:
             taken.append(self._take_next())
+        self._compact()
         return self._took(taken)
 
     def take_all(self) -> list[Job]:
@@ -348,6 +349,8 @@ class FairQueue:
         level.live -= 1
         if not level.live:
             del self._levels[level.priority]
+        elif self._aging is not None:
+            level.compact(self._hook)
         self._scheduled -= 1
         self._book.left(job.owner)
         return job
@@ -368,6 +371,14 @@ class FairQueue:
 
     def _tidy(self) -> None:
         self.head()
+        self._compact()
+
+    def _compact(self) -> None:
+        """Rebuild the arrival order if it is mostly jobs that left.
+
+        Jobs leave from anywhere in it (a fair cut takes them out of order), and
+        one old job left waiting would otherwise keep every later one alive.
+        """
         if _mostly_stale(len(self._arrivals), self._scheduled):
             hook = self._hook
             self._arrivals = deque(queued for queued in self._arrivals if queued.on_cancel is hook)

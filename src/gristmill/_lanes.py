@@ -167,10 +167,12 @@ class Level:
         self.live -= 1
         if self.live:
             self.ring.prune(len(self.lanes))
-            if _mostly_stale(len(self.arrivals), self.live):
-                self.arrivals = deque(
-                    queued for queued in self.arrivals if queued.on_cancel is hook
-                )
+            self.compact(hook)
+
+    def compact(self, hook: Hook) -> None:
+        """Rebuild ``arrivals`` if it is mostly jobs that left (from anywhere in it)."""
+        if _mostly_stale(len(self.arrivals), self.live):
+            self.arrivals = deque(queued for queued in self.arrivals if queued.on_cancel is hook)
 
 
 def _resolve(lanes: dict[str | None, Lane | Job], lone: Job) -> Lane | Job | None:

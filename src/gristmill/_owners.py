@@ -12,6 +12,7 @@ small with any number of owners. Owning loop only.
 from __future__ import annotations
 
 import heapq
+import itertools
 from collections.abc import Callable, Container
 
 from ._job import Job
@@ -41,10 +42,11 @@ class OwnerBook:
         on_room: Told about an owner in ``waiting`` whose pending count dropped.
     """
 
-    __slots__ = ("_completed", "_folded", "_pending", "on_room", "waiting")
+    __slots__ = ("_completed", "_folded", "_pending", "_pending_total", "on_room", "waiting")
 
     def __init__(self) -> None:
         self._pending: dict[str | None, int] = {}
+        self._pending_total = 0
         self._completed: dict[str | None, int] = {}
         self._folded = 0  # completed items of owners no longer tracked one by one
         self.waiting: Container[str | None] = frozenset()
@@ -54,10 +56,12 @@ class OwnerBook:
         """One more item of ``key`` is pending."""
         pending = self._pending
         pending[key] = pending.get(key, 0) + 1
+        self._pending_total += 1
 
     def left(self, key: str | None) -> None:
         """An item of ``key`` left the queue (taken, cancelled, expired or drained)."""
         pending = self._pending
+        self._pending_total -= 1
         count = pending[key] - 1
         if count:
             pending[key] = count
@@ -82,20 +86,23 @@ class OwnerBook:
 
         The "other" row counts the owners left out that the book still knows
         of; the completed items of owners folded away earlier are in its
-        ``completed`` too.
+        ``completed`` too. O(owners with items pending), on the owning loop:
+        with a hundred thousand owners pending, a few tens of milliseconds.
         """
         pending, completed = self._pending, self._completed
-        known = pending.keys() | completed.keys()
+        idle = [key for key in completed if key not in pending]  # at most 2 * COMPLETED_KEPT
         busiest = heapq.nlargest(
-            limit, known, key=lambda key: (pending.get(key, 0), completed.get(key, 0))
+            limit,
+            itertools.chain(pending, idle),
+            key=lambda key: (pending.get(key, 0), completed.get(key, 0)),
         )
         rows: list[OwnerStats] = [
             {"owner": key, "pending": pending.get(key, 0), "completed": completed.get(key, 0)}
             for key in busiest
         ]
         other: OtherOwnersStats = {
-            "owners": len(known) - len(rows),
-            "pending": sum(pending.values()) - sum(row["pending"] for row in rows),
+            "owners": len(pending) + len(idle) - len(rows),
+            "pending": self._pending_total - sum(row["pending"] for row in rows),
             "completed": self._folded
             + sum(completed.values())
             - sum(row["completed"] for row in rows),

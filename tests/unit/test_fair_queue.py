@@ -258,6 +258,19 @@ class TestOwners:
             queue.push(job)
         assert (queue.live, job.on_cancel, queue.head()) == (0, None, None)
 
+    @pytest.mark.parametrize("aging", [None, 1e6])
+    def test_a_job_left_waiting_does_not_keep_every_later_job_alive(
+        self, loop: asyncio.AbstractEventLoop, aging: float | None
+    ) -> None:
+        queue, _ = fair_queue(fair_settings(aging=aging))
+        queue.push(make_job(loop, "starved", owner="quiet", priority=0, at=0.0))
+        for round_ in range(200):
+            for _ in range(50):
+                queue.push(make_job(loop, "high", owner="loud", priority=1, at=float(round_)))
+            assert "starved" not in tags(queue.take(50))
+        assert len(queue._arrivals) <= 2 * queue.live + 64
+        assert all(len(level.arrivals) <= 2 * level.live + 64 for level in queue._levels.values())
+
     def test_many_owners_leave_nothing_behind_once_gone(
         self, loop: asyncio.AbstractEventLoop
     ) -> None:
