@@ -270,8 +270,11 @@ class WorkGrinder:
             NotStartedError: the grinder is not running or is stopping.
             WrongLoopError: called from a loop other than the owning one.
             GrinderCrashedError: the grinder's background task failed.
-            GrinderOverloadedError: the queue is full and ``overflow="reject"``.
-            TypeError: ``fn`` is not callable, or is an async function.
+            GrinderOverloadedError: the queue, or the owner's quota
+                (``max_pending_per_owner``), is full and ``overflow="reject"``.
+            TypeError: ``fn`` is not callable, or is an async function; or the
+                grinder keeps per-owner books and ``owner`` is neither a
+                ``str`` nor ``None``.
             TimeoutError: the item's deadline or run timeout passed.
             WorkerCrashedError: its worker process kept dying under it.
             Exception: whatever ``fn`` raised.
@@ -295,8 +298,11 @@ class WorkGrinder:
             NotStartedError: the grinder is not running or is stopping.
             WrongLoopError: called from a loop other than the owning one.
             GrinderCrashedError: the grinder's background task failed.
-            GrinderOverloadedError: the queue is full and ``overflow="reject"``.
-            TypeError: ``fn`` is not callable, or is an async function.
+            GrinderOverloadedError: the queue, or the owner's quota
+                (``max_pending_per_owner``), is full and ``overflow="reject"``.
+            TypeError: ``fn`` is not callable, or is an async function; or the
+                grinder keeps per-owner books and ``owner`` is neither a
+                ``str`` nor ``None``.
         """
         future = self._put_at_once(fn, args, kwargs, owner)
         if future is None:
@@ -313,7 +319,8 @@ class WorkGrinder:
 
         Raises:
             TypeError: ``work`` is not a :class:`Work`.
-            ValueError: it has a run timeout on a backend that cannot stop jobs.
+            ValueError: it has a run timeout on a backend that cannot stop jobs,
+                or a priority other than 0 and the scheduler is ``"fifo"``.
         """
         return await self._enqueue("enqueue_work", *self._unpack(work))
 
@@ -323,9 +330,12 @@ class WorkGrinder:
         """Queue a job from another OS thread; returns a thread-safe future.
 
         Cancelling the returned future cancels the job if it is still pending.
-        A full queue (``max_pending``) is handled as ``overflow`` says: the
-        job waits on the loop for room (the call itself never blocks), or the
-        future fails with :class:`GrinderOverloadedError`.
+        A full queue (``max_pending``) or a full owner's quota
+        (``max_pending_per_owner``) is handled as ``overflow`` says: the job
+        waits on the loop for room (the call itself never blocks), or the
+        future fails with :class:`GrinderOverloadedError`. It fails with
+        ``TypeError`` when the grinder keeps per-owner books and ``owner`` is
+        neither a ``str`` nor ``None``.
 
         Raises:
             NotStartedError: the grinder is not running or is stopping.

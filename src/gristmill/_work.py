@@ -34,7 +34,9 @@ class Work(Generic[T]):
         fn: The sync callable to run.
         args: Its positional arguments.
         kwargs: Its keyword arguments.
-        owner: A label for logs, like ``submit(..., owner=...)``.
+        owner: Who the item is for, like ``submit(..., owner=...)``: the key
+            of fairness and quotas (``scheduler="fair"``,
+            ``max_pending_per_owner``).
         deadline_seconds: The item must be dispatched within this many
             seconds of being queued, or it fails with ``TimeoutError`` without
             running. ``None`` uses the grinder's ``deadline_seconds``.
