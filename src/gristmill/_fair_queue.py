@@ -2,11 +2,12 @@
 
 ::
 
-    push ──► level (one per priority) ──► lane (one per owner) ──► deadline heap + FIFO list
-                                                          └──────► (global) deadline heap ──► expire
+    push ──► level (one per priority) ──► owner: its lone job, or its lane
+      │                                           (deadline heap + arrival list)
+      └────► arrival order (head, take_all) and the deadline heap (expire, early starts)
 
     take(n): requeued jobs first (suspects alone), then, slot by slot:
-             the top level (level_key) ─► its DeficitRing picks a lane ─► the lane's next job
+             the top level (level_key) ─► its DeficitRing picks an owner ─► its next job
 
 Like :class:`~gristmill._queue.JobQueue`, a job is queued while its
 ``on_cancel`` hook is set (this module and ``_queue`` are the only ones that
