@@ -128,8 +128,8 @@ SCHEDULING_SCENARIOS = (
             ("A items/s", "flood_items_per_s"),
         ),
         "owner A enqueues 50,000 x sleep_1ms at once, owner B one every 5 ms until A is done "
-        "(alone: 400 of B's); thread backend, 4 pools x 4 workers; threshold 16, max_batch_size "
-        "16, max_wait 5 ms",
+        "(alone: 400 of B's); thread backend, 4 pools x 4 workers; threshold 32, max_batch_size "
+        "32, max_wait 5 ms",
     ),
     _scheduling(
         "priority",
@@ -143,7 +143,7 @@ SCHEDULING_SCENARIOS = (
         ),
         "scheduler='fair', one owner: 50,000 x sleep_1ms at priority 0 at once, and one item "
         "every 5 ms at priority 10 (same-priority: 0) until the flood is done (alone: 400 of "
-        "them); 4 pools x 4 workers; threshold 16, max_batch_size 16, max_wait 5 ms",
+        "them); 4 pools x 4 workers; threshold 32, max_batch_size 32, max_wait 5 ms",
     ),
     _scheduling(
         "deadlines",

@@ -118,8 +118,8 @@ async def _flood_and_stream(
         await _close(manager, grinder)
 
 
-# Short batches (16 items of 1 ms on 4 threads: about 4 ms each), so a cut comes often.
-_SHARED = {"max_wait_seconds": 0.005, "batch_size_threshold": 16, "max_batch_size": 16}
+# Short batches (32 items of 1 ms on 4 threads: about 8 ms each), so a cut comes often.
+_SHARED = {"max_wait_seconds": 0.005, "batch_size_threshold": 32, "max_batch_size": 32}
 
 
 async def noisy_neighbour(module: Any, variant: str, quick: bool) -> Metrics:
