@@ -2,13 +2,18 @@
 
 ::
 
-    put() ──► JobQueue ──► runner task: wait until a batch is due
+    put() ──► queue ──► runner task: wait until a batch is due
       ▲          │ deadline passed: TimeoutError   (threshold reached / oldest waited
-      │          ▼                                   max_wait / flushing)
-      │    manager.acquire() ──► cut a batch ──► batch task: dispatch_batch() ──► settle
+      │          ▼                                   max_wait / flushing; opt-in: a free
+      │    manager.acquire() ──► cut a batch         slot, a deadline near)
+      │                           └──► batch task: dispatch_batch() ──► settle
       └──────────────────── requeue (pool died, killed, revoked) ◄──┘
 
-``WorkGrinder`` owns the lifecycle and the public API; the engine schedules.
+The queue is a :class:`~gristmill._queue.JobQueue` (arrival order), or a
+:class:`~gristmill._fair_queue.FairQueue` under ``scheduler="fair"``; which one
+is :func:`~gristmill._fair_queue.build_queue`'s choice, and the order a cut
+takes is the queue's business. ``WorkGrinder`` owns the lifecycle and the
+public API; the engine schedules.
 What happened is counted by a :class:`~gristmill._tally.Tally`, and one batch
 on one lease is :func:`~gristmill._dispatch.dispatch_batch`'s business, which
 reports back through the engine's :class:`~gristmill._dispatch.BatchOwner`
