@@ -12,18 +12,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import os
 import sys
 import traceback
 from pathlib import Path
 
+from benchmarks import scheduling
 from benchmarks.bulk import BULK_SYSTEMS, run_bulk_cell
-from benchmarks.scenarios import JOBS, SCENARIOS, Scenario
+from benchmarks.scenarios import JOBS, SCENARIOS, SCHEDULING_SCENARIOS, Scenario
 from benchmarks.systems import open_harness
 from benchmarks.workloads import Metrics, memory, parallel_serial, serial, submit_all, warm_up
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+SCHEDULING_SCENARIOS_BY_NAME = {scenario.name: scenario for scenario in SCHEDULING_SCENARIOS}
 
 
 def make_importable() -> None:
@@ -41,6 +44,12 @@ def make_importable() -> None:
         os.environ["PYTHONPATH"] = os.pathsep.join([root, *paths])
 
 
+async def _run_scheduling(
+    scenario: Scenario, variant: str, quick: bool, module_name: str
+) -> Metrics:
+    return await scheduling.run(importlib.import_module(module_name), scenario.name, variant, quick)
+
+
 async def _run_async(scenario: Scenario, system: str, n: int, gristmill_module: str) -> Metrics:
     async with open_harness(system, scenario, gristmill_module) as harness:
         if scenario.kind == "memory":
@@ -54,6 +63,8 @@ def run_cell(scenario: Scenario, system: str, quick: bool, gristmill_module: str
     """Run ``system`` on ``scenario`` once and return its metrics."""
     if system not in scenario.systems:
         raise ValueError(f"{scenario.name} does not run {system}")
+    if scenario.kind == "scheduling":
+        return asyncio.run(_run_scheduling(scenario, system, quick, gristmill_module))
     n = scenario.size(quick)
     if system in BULK_SYSTEMS:
         return run_bulk_cell(scenario, system, n)
@@ -74,7 +85,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--gristmill-module", default="gristmill")
     args = parser.parse_args(argv)
     make_importable()
-    module = {"gristmill": args.gristmill_module}.get(args.system, args.system)
+    scheduling_cell = SCHEDULING_SCENARIOS_BY_NAME.get(args.scenario) is not None
+    module = (
+        args.gristmill_module
+        if scheduling_cell
+        else {"gristmill": args.gristmill_module}.get(args.system, args.system)
+    )
     result: dict[str, object]
     try:
         metrics = run_cell(SCENARIOS[args.scenario], args.system, args.quick, args.gristmill_module)

@@ -8,6 +8,7 @@ import platform
 from importlib import metadata
 from pathlib import Path
 
+from benchmarks import scheduling
 from benchmarks.results import ScenarioResult
 from benchmarks.scenarios import Scenario
 
@@ -57,7 +58,9 @@ COLUMNS["cli"] = (
     ("peak RSS MiB", "peak_rss_mib"),
 )
 BACKGROUND_WARN_PCT = 10.0
-COUNT_KEYS = frozenset({"pools_created", "pending", "cancelled", "batches", "blocks_growth"})
+COUNT_KEYS = frozenset(
+    {"pools_created", "pending", "cancelled", "batches", "blocks_growth", "n", "b_n", "high_n"}
+)
 
 
 def _cpu_model() -> str:
@@ -107,9 +110,13 @@ def fmt(value: float | None, *, whole: bool = False) -> str:
     return f"{value:.2f}"
 
 
+def _columns(scenario: Scenario) -> tuple[tuple[str, str], ...]:
+    return scenario.columns or COLUMNS[scenario.kind]
+
+
 def _rows(result: ScenarioResult) -> list[list[str]]:
     """Return one row per system: name, metrics (or status), runs."""
-    columns = COLUMNS[result.scenario.kind]
+    columns = _columns(result.scenario)
     rows = []
     for name, cell in result.cells.items():
         ok = len(cell.ok_metrics)
@@ -144,10 +151,13 @@ def _warnings(result: ScenarioResult) -> list[str]:
 
 
 def _headers(scenario: Scenario) -> list[str]:
-    return ["system", *(title for title, _ in COLUMNS[scenario.kind]), "runs"]
+    first = "variant" if scenario.kind == "scheduling" else "system"
+    return [first, *(title for title, _ in _columns(scenario)), "runs"]
 
 
 def _ratio_lines(result: ScenarioResult) -> list[str]:
+    if result.scenario.kind == "scheduling":
+        return scheduling.bars(result.scenario.name, result.medians())
     lines = []
     for pair, ratios in result.ratios().items():
         parts = ", ".join(f"{key} x{value:.3g}" for key, value in ratios.items())
@@ -173,7 +183,7 @@ def format_text(results: list[ScenarioResult], machine: dict[str, str], quick: b
         scenario = result.scenario
         out.append(f"== {scenario.name}: {scenario.describe(quick)}")
         out.append(f"ideal: {result.ideal().text}")
-        if scenario.note:
+        if scenario.note and scenario.kind != "scheduling":  # its description is the note
             out.append(f"note: {scenario.note}")
         out.extend(_text_table(_headers(scenario), _rows(result)))
         out.extend(f"  {line}" for line in _ratio_lines(result) + _warnings(result))
@@ -202,8 +212,11 @@ def format_markdown(results: list[ScenarioResult], machine: dict[str, str], quic
         scenario = result.scenario
         out.append(f"### {scenario.name}")
         out.append("")
-        out.append(f"{scenario.describe(quick)}. Ideal: {result.ideal().text}.")
-        if scenario.note:
+        if scenario.kind == "scheduling":  # its description is the note; no ideal
+            out.append(f"{scenario.describe(quick)}.")
+        else:
+            out.append(f"{scenario.describe(quick)}. Ideal: {result.ideal().text}.")
+        if scenario.note and scenario.kind != "scheduling":
             out.append(f"Note: {scenario.note}.")
         out.append("")
         out.extend(_md_table(_headers(scenario), _rows(result)))

@@ -21,6 +21,7 @@ RATIO_KEYS = {
     "bulk": ("items_per_s", "cpu_us_per_item", "peak_rss_mib"),
     "bulk-memory": (),
     "cli": ("items_per_s",),
+    "scheduling": (),
 }
 
 

@@ -24,7 +24,7 @@ from typing import Any
 from benchmarks.cell import REPO_ROOT
 from benchmarks.report import format_markdown, format_text, machine_info
 from benchmarks.results import Cell, ScenarioResult
-from benchmarks.scenarios import ALL_SYSTEMS, SCENARIOS
+from benchmarks.scenarios import ALL_SYSTEMS, SCENARIOS, Scenario
 
 RESULTS_PATH = Path(__file__).resolve().parent / "results" / "latest.json"
 # How long a finished cell's worker processes get to exit before being killed.
@@ -154,9 +154,19 @@ def launch_cell(
 
 def _progress(scenario: str, system: str, repeat: int, record: dict[str, Any]) -> None:
     metrics = record.get("metrics", {})
-    figure = metrics.get("items_per_s", metrics.get("bytes_per_item"))
+    figure = next(
+        (metrics[key] for key in ("items_per_s", "bytes_per_item") if key in metrics),
+        next(iter(metrics.values()), None),
+    )
     detail = f"{figure:,.1f}" if isinstance(figure, float) else record.get("message", "")
     print(f"[{scenario}] {system} #{repeat}: {record['status']} {detail}", file=sys.stderr)
+
+
+def _selected(scenario: Scenario, system: str, chosen: list[str]) -> bool:
+    """Whether to run ``system``; a scheduling scenario's variants are all gristmill."""
+    if scenario.kind == "scheduling":
+        return "gristmill" in chosen
+    return system in chosen
 
 
 def run_scenarios(args: argparse.Namespace) -> list[ScenarioResult]:
@@ -165,11 +175,11 @@ def run_scenarios(args: argparse.Namespace) -> list[ScenarioResult]:
     results = []
     for name in args.scenario or list(SCENARIOS):
         scenario = SCENARIOS[name]
-        systems = [s for s in scenario.systems if s in args.systems]
+        systems = [s for s in scenario.systems if _selected(scenario, s, args.systems)]
         cells = {system: Cell(system) for system in systems}
         for repeat in range(1, args.repeats + 1):
             for system in systems:
-                if system == "gristmill" and not available:
+                if (system == "gristmill" or scenario.kind == "scheduling") and not available:
                     record: dict[str, Any] = {
                         "status": "unavailable",
                         "message": f"cannot import {args.gristmill_module}",

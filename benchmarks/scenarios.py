@@ -8,7 +8,7 @@ from typing import Literal
 
 from benchmarks import jobs
 
-Kind = Literal["burst", "trickle", "memory", "bulk", "bulk-memory", "cli"]
+Kind = Literal["burst", "trickle", "memory", "bulk", "bulk-memory", "cli", "scheduling"]
 Backend = Literal["thread", "process"]
 
 JOBS: dict[str, Callable[[int], int]] = {
@@ -55,6 +55,9 @@ class Scenario:
     ``map``; ``cli`` runs the ``gristmill`` command over an ``n``-line file.
     ``subject`` is the system whose ratios to the others are reported (by
     default the first of ``gristmill``, ``leasepool`` that ran).
+    ``scheduling`` runs one of :mod:`benchmarks.scheduling`'s workloads, whose
+    ``systems`` are variants of one gristmill grinder and whose table shows
+    ``columns`` (title, metric key).
     """
 
     name: str
@@ -71,6 +74,7 @@ class Scenario:
     rate: float = 0.0
     note: str = ""
     subject: str | None = None
+    columns: tuple[tuple[str, str], ...] = ()
 
     def size(self, quick: bool) -> int:
         """Return the number of items to run (small when ``quick``)."""
@@ -89,6 +93,8 @@ class Scenario:
         grind = (
             f"threshold {self.batch_size_threshold}, max_wait {self.max_wait_seconds * 1e3:g} ms"
         )
+        if self.kind == "scheduling":
+            return self.note
         if self.kind == "trickle":
             what = f"{self.size(quick)} x {self.job} at {self.rate:g}/s"
         else:
@@ -97,6 +103,92 @@ class Scenario:
 
 
 _BURST_SYSTEMS = ("gristmill", "leasepool", "to_thread", "serial")
+
+
+def _scheduling(
+    name: str, job: str, variants: tuple[str, ...], columns: tuple[tuple[str, str], ...], note: str
+) -> Scenario:
+    """A scenario of :mod:`benchmarks.scheduling`; sizes and pools live in that module."""
+    return Scenario(
+        name=name,
+        kind="scheduling",
+        job=job,
+        n=0,
+        quick_n=0,
+        backend="thread",
+        max_pools=4,
+        workers_per_pool=4,
+        batch_size_threshold=64,
+        max_wait_seconds=0.005,
+        systems=variants,
+        note=note,
+        columns=columns,
+    )
+
+
+SCHEDULING_SCENARIOS = (
+    _scheduling(
+        "noisy-neighbour",
+        "sleep_1ms",
+        ("fifo", "fair", "alone"),
+        (
+            ("B p50 ms", "b_p50_ms"),
+            ("B p99 ms", "b_p99_ms"),
+            ("B items", "b_n"),
+            ("A items/s", "flood_items_per_s"),
+        ),
+        "owner A enqueues 50,000 x sleep_1ms at once, owner B one every 5 ms until A is done "
+        "(alone: 400 of B's); thread backend, 4 pools x 4 workers; threshold 32, max_batch_size "
+        "32, max_wait 5 ms",
+    ),
+    _scheduling(
+        "priority",
+        "sleep_1ms",
+        ("same-priority", "flood", "alone"),
+        (
+            ("high p50 ms", "high_p50_ms"),
+            ("high p99 ms", "high_p99_ms"),
+            ("high items", "high_n"),
+            ("flood items/s", "flood_items_per_s"),
+        ),
+        "scheduler='fair', one owner: 50,000 x sleep_1ms at priority 0 at once, and one item "
+        "every 5 ms at priority 10 (same-priority: 0) until the flood is done (alone: 400 of "
+        "them); 4 pools x 4 workers; threshold 32, max_batch_size 32, max_wait 5 ms",
+    ),
+    _scheduling(
+        "deadlines",
+        "sleep_10ms",
+        ("fifo", "edf"),
+        (
+            ("miss %", "miss_pct"),
+            ("late %", "late_pct"),
+            ("miss % 50 ms", "miss_pct_50ms"),
+            ("miss % 200 ms", "miss_pct_200ms"),
+            ("miss % 1 s", "miss_pct_1000ms"),
+            ("miss % 5 s", "miss_pct_5000ms"),
+            ("items", "n"),
+        ),
+        "1.2x overload for 4 s: sleep_10ms at 480/s on 1 pool x 4 workers (400/s), deadlines "
+        "50 ms / 200 ms / 1 s / 5 s in turn; fifo vs scheduler='fair' (EDF, one owner); "
+        "threshold 8, max_batch_size 8, max_wait 5 ms",
+    ),
+    _scheduling(
+        "eager",
+        "identity",
+        ("eager", "wait"),
+        (("p50 ms", "p50_ms"), ("p99 ms", "p99_ms"), ("items", "n")),
+        "one lone item at a time (10 ms apart), default max_wait 10 s and threshold 20; "
+        "dispatch='eager' (100 items) vs 'wait' (2 items: each waits the full 10 s)",
+    ),
+    _scheduling(
+        "many-owners",
+        "identity",
+        ("fifo", "fair"),
+        (("enqueue items/s", "enqueue_items_per_s"), ("items", "n")),
+        "enqueue one item for each of 100,000 distinct owners into a grinder that holds them "
+        "(threshold 1,000,001, max_wait 1 h); fifo vs scheduler='fair'",
+    ),
+)
 
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
@@ -279,6 +371,7 @@ SCENARIOS: dict[str, Scenario] = {
             systems=("gristmill_map",),
             note="RSS sampled every n/10 items; flat = no growth from the first tenth to the end",
         ),
+        *SCHEDULING_SCENARIOS,
     )
 }
 

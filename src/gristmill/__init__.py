@@ -36,7 +36,7 @@ from ._grinder import LeaseSource, WorkGrinder
 from ._lease import ExecutorLease, LeasedExecutor
 from ._manager import LeasedExecutorManager, SizeProvider
 from ._process_logging import ProcessLoggingConfig
-from ._stats import GrinderStats, LeaseInfo, ManagerStats
+from ._stats import GrinderStats, LeaseInfo, ManagerStats, OtherOwnersStats, OwnerStats
 from ._work import Work
 from .hooks import BatchCall, BatchEnd, BatchStart, Hooks, ItemDone, LeaseEvent
 
@@ -69,6 +69,8 @@ __all__ = [
     "ManagerStats",
     "MissingMainGuardError",
     "NotStartedError",
+    "OtherOwnersStats",
+    "OwnerStats",
     "ProcessLoggingConfig",
     "RemoteTraceback",
     "SizeProvider",

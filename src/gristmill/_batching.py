@@ -2,7 +2,9 @@
 
 The spec fixes *when*: a batch is due once ``batch_size_threshold`` items are
 pending or the oldest has waited ``max_wait_seconds`` (and at once while the
-grinder drains on stop). The rest is ours: a backlog is shared out over the
+grinder drains on stop). Opt-in rules only bring that moment forward: a free
+batch slot under ``dispatch="eager"``, an item's deadline under the
+``"fair"`` scheduler. The rest is ours: a backlog is shared out over the
 leases that are free, no batch grows past ``max_batch_size``, and each batch
 reaches its executor as a few chunks, so one ``submit`` carries many items.
 """
@@ -40,6 +42,8 @@ def due_at(
     max_wait: float,
     flushing: bool,
     overdue: int = 0,
+    eager: bool = False,
+    start_by: float | None = None,
 ) -> float | None:
     """Return the clock time at which the next batch is due, or ``None`` if nothing is pending.
 
@@ -47,12 +51,19 @@ def due_at(
     ``overdue`` items were left behind by an earlier cut that was already due
     (a backlog split over several leases or capped at ``max_batch``). Such a
     remainder keeps its turn instead of waiting ``max_wait`` all over again.
+
+    Two opt-in rules start a batch sooner, never later: ``eager`` (the
+    ``"eager"`` dispatch) makes anything pending due now, for the caller asks
+    only while a batch slot is free; ``start_by`` (the ``"fair"`` scheduler)
+    is the latest start that lets the item nearest its deadline make it, and
+    wins over ``max_wait`` when it is earlier.
     """
     if pending <= 0 or oldest_at is None:
         return None
-    if flushing or overdue > 0 or pending >= threshold:
+    if flushing or overdue > 0 or pending >= threshold or eager:
         return -math.inf
-    return oldest_at + max_wait
+    due = oldest_at + max_wait
+    return due if start_by is None else min(due, start_by)
 
 
 def batch_size(*, pending: int, threshold: int, slots: int, max_batch: int) -> int:

@@ -2,13 +2,18 @@
 
 ::
 
-    put() ──► JobQueue ──► runner task: wait until a batch is due
+    put() ──► queue ──► runner task: wait until a batch is due
       ▲          │ deadline passed: TimeoutError   (threshold reached / oldest waited
-      │          ▼                                   max_wait / flushing)
-      │    manager.acquire() ──► cut a batch ──► batch task: dispatch_batch() ──► settle
+      │          ▼                                   max_wait / flushing; opt-in: a free
+      │    manager.acquire() ──► cut a batch         slot, a deadline near)
+      │                           └──► batch task: dispatch_batch() ──► settle
       └──────────────────── requeue (pool died, killed, revoked) ◄──┘
 
-``WorkGrinder`` owns the lifecycle and the public API; the engine schedules.
+The queue is a :class:`~gristmill._queue.JobQueue` (arrival order), or a
+:class:`~gristmill._fair_queue.FairQueue` under ``scheduler="fair"``; which one
+is :func:`~gristmill._fair_queue.build_queue`'s choice, and the order a cut
+takes is the queue's business. ``WorkGrinder`` owns the lifecycle and the
+public API; the engine schedules.
 What happened is counted by a :class:`~gristmill._tally.Tally`, and one batch
 on one lease is :func:`~gristmill._dispatch.dispatch_batch`'s business, which
 reports back through the engine's :class:`~gristmill._dispatch.BatchOwner`
@@ -25,7 +30,7 @@ from collections.abc import Callable, Iterable, Sequence
 from contextvars import copy_context
 from typing import Any
 
-from ._admission import Admission
+from ._admission import Admission, OwnerQuota
 from ._batched import BatchFunction
 from ._batching import batch_size, due_at
 from ._bulk import ChunkJob
@@ -34,12 +39,13 @@ from ._context import carrier_for
 from ._costs import RunTimes
 from ._dispatch import BatchContext, dispatch_batch
 from ._errors import NotStartedError
+from ._fair_queue import FairQueue, PendingQueue, build_queue
 from ._grinder_settings import GrinderSettings
 from ._job import Job, items_in
 from ._naming import name_of
-from ._queue import JobQueue
+from ._owners import OwnerBook
 from ._source import GrinderSource, LeaseLike, pool_name
-from ._stats import GrinderStats
+from ._stats import GrinderStats, OtherOwnersStats, OwnerStats
 from ._tally import Tally
 from ._tracing import Tracing
 from ._worker import Outcome
@@ -93,8 +99,21 @@ class Engine:
         self._on_orphaned = on_orphaned
         self._tracing = tracing
         self.tally = Tally(hooks, logger, clock.time, tracing)
-        self.queue = JobQueue(self._on_queued_job_cancelled)
-        self.admission = Admission(settings.max_pending, settings.overflow, lambda: self.queue.live)
+        scheduling = settings.scheduling
+        self.owners = OwnerBook() if scheduling.owner_aware else None  # per-owner counts
+        self._run_times = RunTimes()  # per callable, for chunk sizes and early starts
+        self.queue: PendingQueue = build_queue(
+            scheduling, self._on_queued_job_cancelled, self.owners, self._expected_seconds
+        )
+        self._start_by = self.queue.start_by if isinstance(self.queue, FairQueue) else None
+        self.admission = Admission(
+            settings.max_pending,
+            settings.overflow,
+            lambda: self.queue.live,
+            None
+            if scheduling.per_owner is None or self.owners is None
+            else OwnerQuota(scheduling.per_owner, self.owners),
+        )
         self._deadline_timer: TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
@@ -102,7 +121,6 @@ class Engine:
         self._abort: asyncio.Future[None] | None = None
         self._waker: asyncio.Future[None] | None = None
         self._flushing = False
-        self._run_times = RunTimes()  # per callable, for chunk sizes
         self._context: BatchContext | None = None
         self._crash_error: BaseException | None = None
         self._timed = settings.run_timeout is not None  # some job may have a run timeout
@@ -156,7 +174,12 @@ class Engine:
     def snapshot(self, *, state: str, started: bool, stopping: bool) -> GrinderStats:
         """Build ``stats()`` from the tally, the queue and the grinder's lifecycle ``state``."""
         settings, tally = self.settings, self.tally
+        scheduling = settings.scheduling
         head = self.queue.head()
+        owners: list[OwnerStats] = []
+        other: OtherOwnersStats = {"owners": 0, "pending": 0, "completed": 0}
+        if self.owners is not None:
+            owners, other = self.owners.rows()
         return {
             "started": started,
             "stopping": stopping,
@@ -181,6 +204,12 @@ class Engine:
             "split_calls": tally.split_calls,
             "max_pending": settings.max_pending,
             "waiting_for_room": self.admission.waiting,
+            "scheduler": scheduling.scheduler,
+            "dispatch": scheduling.dispatch,
+            "priority_aging_seconds": scheduling.aging,
+            "max_pending_per_owner": scheduling.per_owner,
+            "owners": owners,
+            "other_owners": other,
         }
 
     # -- the per-job hot path ----------------------------------------------------------------
@@ -193,12 +222,17 @@ class Engine:
         owner: str | None,
         deadline_seconds: float | None = None,
         run_timeout: float | None = None,
+        priority: int = 0,
     ) -> Job:
         """Queue one job and return it (its caller's future).
 
         ``deadline_seconds`` and ``run_timeout`` default to the settings'.
         The job keeps a copy of the current context, the caller's, unless it
         is empty. Call only between ``start()`` and the end of the run.
+
+        Raises:
+            TypeError: the grinder keeps per-owner books and ``owner`` is
+                neither a ``str`` nor ``None``; nothing was queued.
         """
         settings = self.settings
         job = Job(loop=self._loop)
@@ -215,6 +249,7 @@ class Engine:
             self._timed = True
         job.attempts = 0
         job.suspect = False
+        job.priority = priority
         seconds = settings.deadline if deadline_seconds is None else deadline_seconds
         job.deadline = math.inf if seconds is None else now + seconds
         if self._tracing is not None:
@@ -269,6 +304,7 @@ class Engine:
             job.enqueued_at, job.deadline, job.run_timeout = now, deadline, run_timeout
             job.attempts = 0
             job.suspect = False
+            job.priority = 0
             if tracing is not None:
                 tracing.item_queued(job, context)
             earliest = push(job) or earliest
@@ -301,7 +337,7 @@ class Engine:
         cancelled meanwhile.
         """
         completed = failed = items = 0
-        tally = self.tally
+        tally, owners = self.tally, self.owners
         observed = tally.observed
         failure: ItemOutcome = "timed_out" if timed_out else "failed"
         for job, (ok, value) in zip(jobs, outcomes, strict=True):
@@ -315,6 +351,8 @@ class Engine:
                 completed += weight - failures
                 failed += failures
                 kind = "completed"
+                if owners is not None:
+                    owners.completed(job.owner)
             else:
                 job.set_exception(value)
                 failed += weight
@@ -349,6 +387,10 @@ class Engine:
     def called(self, function: BatchFunction[Any, Any], *, items: int, calls: int) -> None:
         """Count a batch function's call over ``items`` items."""
         self.tally.called(name_of(function.fn), items=items, calls=calls)
+
+    def _expected_seconds(self, job: Job) -> float | None:
+        """The recent run time of ``job``'s callable, or ``None`` if it has not run yet."""
+        return self._run_times.estimate((job,))
 
     def drained(self) -> None:
         """A batch has no job left to settle; its slot counts as free for the next cut.
@@ -397,6 +439,8 @@ class Engine:
                 max_wait=settings.max_wait,
                 flushing=self._flushing,
                 overdue=queue.overdue,
+                eager=settings.scheduling.eager,
+                start_by=None if self._start_by is None else self._start_by(),
             )
             if due is None and self._flushing:
                 return False

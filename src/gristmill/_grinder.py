@@ -11,7 +11,7 @@ import asyncio
 import concurrent.futures
 import logging
 from asyncio import get_running_loop
-from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast, final, overload
 
@@ -33,6 +33,7 @@ from ._inputs import Inputs
 from ._job import Job
 from ._lifecycle import Lifecycle, State
 from ._mapper import MapOptions, Mapper
+from ._scheduler_settings import Dispatch, Scheduler, SchedulerSettings
 from ._source import LeaseSource, resolve_source
 from ._stats import GrinderStats
 from ._tracing import tracing_for
@@ -148,12 +149,42 @@ class WorkGrinder:
             trace context reaches process workers with the item. ``False``
             (the default) costs nothing per item. ``True`` without
             OpenTelemetry installed logs a warning and records nothing.
+        scheduler: The order items leave the queue in. ``"fifo"`` (the
+            default, the spec's): arrival order. ``"fair"``: by priority
+            level (:class:`Work` ``priority``, higher first), then the
+            owners with items pending at that level share each batch by
+            weighted deficit round-robin, then, within one owner, nearest
+            deadline first and first come first served; a batch also starts
+            early when waiting ``max_wait_seconds`` would make an item miss
+            its deadline. See the scheduling guide.
+        owner_weights: ``"fair"`` only: a mapping of owner (``str``, or
+            ``None`` for items without one) to a positive weight; an owner's
+            share of each batch is proportional to its weight (default 1).
+            Read once, here.
+        max_pending_per_owner: Most items one owner may have pending; an
+            owner at its quota waits for room or is refused with
+            :class:`GrinderOverloadedError` naming it, as ``overflow``
+            says, while other owners are still admitted. Either scheduler.
+        priority_aging_seconds: ``"fair"`` only: an item's effective
+            priority grows by one for every this many seconds it waits, so
+            low priorities never starve. ``None`` (the default): priority is
+            strict.
+        dispatch: ``"wait"`` (the default, the spec's): a batch starts at
+            ``batch_size_threshold`` items or after ``max_wait_seconds``.
+            ``"eager"``: pending items start at once whenever a batch slot
+            (``max_concurrent_batches``) is free; while every slot is busy,
+            items gather, so batches still grow under load. Both triggers
+            stay upper bounds.
 
     Raises:
         ValueError: a number is zero, negative, NaN, infinite, a bool, or
-            fractional where a count is needed; an unknown ``overflow``; a
-            run timeout on a backend whose jobs cannot be stopped; a
-            ``propagate_context`` variable that is not a module-level global.
+            fractional where a count is needed; an unknown ``overflow``,
+            ``scheduler`` or ``dispatch``; a run timeout on a backend whose
+            jobs cannot be stopped; a ``propagate_context`` variable that is
+            not a module-level global; a weight that is not a positive finite
+            number, or ``owner_weights`` that cannot be read;
+            ``owner_weights`` or ``priority_aging_seconds`` with the
+            ``"fifo"`` scheduler.
         WrongTypeError: a parameter has the wrong type (a ``TypeError`` and
             a ``ValueError``), or ``executor_manager`` has no ``acquire()``.
     """
@@ -178,6 +209,11 @@ class WorkGrinder:
         hooks: Hooks | None = None,
         propagate_context: Sequence[ContextVar[Any]] = (),
         tracing: bool | TracerProvider = False,
+        scheduler: Scheduler = "fifo",
+        owner_weights: Mapping[str, float] | Mapping[str | None, float] | None = None,
+        max_pending_per_owner: int | None = None,
+        priority_aging_seconds: float | None = None,
+        dispatch: Dispatch = "wait",
     ) -> None:
         source = resolve_source(executor_manager)
         settings = GrinderSettings.build(
@@ -194,6 +230,13 @@ class WorkGrinder:
             max_retries=max_retries,
             manager=source,
             propagate_context=propagate_context,
+            scheduling=SchedulerSettings.build(
+                scheduler=scheduler,
+                dispatch=dispatch,
+                owner_weights=owner_weights,
+                max_pending_per_owner=max_pending_per_owner,
+                priority_aging_seconds=priority_aging_seconds,
+            ),
         )
         if hooks is not None and not isinstance(hooks, Hooks):
             raise WrongTypeError(f"hooks must be a gristmill.Hooks, got {type(hooks).__name__}")
@@ -382,9 +425,12 @@ class WorkGrinder:
             NotStartedError: the grinder is not running or is stopping.
             WrongLoopError: called from a loop other than the owning one.
             GrinderCrashedError: the grinder's background task failed.
-            GrinderOverloadedError: the queue is full and ``overflow="reject"``.
+            GrinderOverloadedError: the queue, or the owner's quota
+                (``max_pending_per_owner``), is full and ``overflow="reject"``.
             TypeError: ``fn`` is not callable, or is an async function; a batch
-                function was given anything but one positional item.
+                function was given anything but one positional item; or the
+                grinder keeps per-owner books and ``owner`` is neither a
+                ``str`` nor ``None``.
             TimeoutError: the item's deadline or run timeout passed.
             WorkerCrashedError: its worker process kept dying under it.
             Exception: whatever ``fn`` raised.
@@ -418,9 +464,12 @@ class WorkGrinder:
             NotStartedError: the grinder is not running or is stopping.
             WrongLoopError: called from a loop other than the owning one.
             GrinderCrashedError: the grinder's background task failed.
-            GrinderOverloadedError: the queue is full and ``overflow="reject"``.
+            GrinderOverloadedError: the queue, or the owner's quota
+                (``max_pending_per_owner``), is full and ``overflow="reject"``.
             TypeError: ``fn`` is not callable, or is an async function; a batch
-                function was given anything but one positional item.
+                function was given anything but one positional item; or the
+                grinder keeps per-owner books and ``owner`` is neither a
+                ``str`` nor ``None``.
         """
         future = self._put_at_once(fn, args, kwargs, owner)
         if future is None:
@@ -646,7 +695,8 @@ class WorkGrinder:
 
         Raises:
             TypeError: ``work`` is not a :class:`Work`.
-            ValueError: it has a run timeout on a backend that cannot stop jobs.
+            ValueError: it has a run timeout on a backend that cannot stop jobs,
+                or a priority other than 0 and the scheduler is ``"fifo"``.
         """
         return await self._enqueue("enqueue_work", *self._unpack(work))
 
@@ -667,9 +717,12 @@ class WorkGrinder:
 
         The job runs in a copy of the calling thread's context. Cancelling
         the returned future cancels the job if it is still pending.
-        A full queue (``max_pending``) is handled as ``overflow`` says: the
-        job waits on the loop for room (the call itself never blocks), or the
-        future fails with :class:`GrinderOverloadedError`.
+        A full queue (``max_pending``) or a full owner's quota
+        (``max_pending_per_owner``) is handled as ``overflow`` says: the job
+        waits on the loop for room (the call itself never blocks), or the
+        future fails with :class:`GrinderOverloadedError`. It fails with
+        ``TypeError`` when the grinder keeps per-owner books and ``owner`` is
+        neither a ``str`` nor ``None``.
 
         Raises:
             NotStartedError: the grinder is not running or is stopping.
@@ -677,7 +730,7 @@ class WorkGrinder:
             GrinderCrashedError: the grinder's background task failed.
             TypeError: ``fn`` is not callable, or is an async function.
         """
-        return self._enqueue_from_thread(fn, args, kwargs, owner, None, None)
+        return self._enqueue_from_thread(fn, args, kwargs, owner, None, None, 0)
 
     def submit_work_from_thread(self, work: Work[T]) -> concurrent.futures.Future[T]:
         """Like :meth:`submit_from_thread`, for a :class:`Work` with its per-item options."""
@@ -692,14 +745,15 @@ class WorkGrinder:
     ) -> asyncio.Future[T] | None:
         """The hot path: queue the job now, or return None if it needs the checks of ``_enqueue``.
 
-        Taken when the grinder runs on this loop and its queue is unbounded,
-        so there is nothing to wait for and nothing to explain.
+        Taken when the grinder runs on this loop and nothing bounds its queue
+        (no ``max_pending``, no per-owner quota), so there is nothing to wait
+        for and nothing to explain.
         """
         life = self._life
         if (
             life.state is not State.RUNNING
             or get_running_loop() is not life.loop
-            or self._engine.admission.max_pending is not None
+            or self._engine.admission.bounded
         ):
             return None
         self._check_callable(fn, args, kwargs)
@@ -715,20 +769,23 @@ class WorkGrinder:
         owner: str | None,
         deadline: float | None = None,
         run_timeout: float | None = None,
+        priority: int = 0,
     ) -> asyncio.Future[T]:
         """The one way into the queue from the owning loop: checks, admission, put."""
         if self._life.state is not State.RUNNING or get_running_loop() is not self._life.loop:
             self._require_accepting(what)
         self._check_callable(fn, args, kwargs)
         engine = self._engine
-        if not engine.admission.has_room():
+        if not engine.admission.has_room(owner=owner):
             try:
-                await engine.admission.wait_for_room()
+                await engine.admission.wait_for_room(owner=owner)
             except GrinderOverloadedError:
                 engine.tally.reject()
                 raise
             self._require_accepting(what)  # it may have begun stopping meanwhile
-        job: asyncio.Future[T] = engine.put(fn, args, kwargs, owner, deadline, run_timeout)
+        job: asyncio.Future[T] = engine.put(
+            fn, args, kwargs, owner, deadline, run_timeout, priority
+        )
         return job
 
     def _enqueue_from_thread(
@@ -739,6 +796,7 @@ class WorkGrinder:
         owner: str | None,
         deadline: float | None,
         run_timeout: float | None,
+        priority: int,
     ) -> concurrent.futures.Future[T]:
         loop = self._require_foreign_thread("submit_from_thread")
         validate.sync_callable(fn)  # here, not via the cache: this is another thread
@@ -753,16 +811,16 @@ class WorkGrinder:
             self._require_accepting_state()
             if batch_function:
                 self._engine.grouped = True
-            if not self._engine.admission.has_room():
+            if not self._engine.admission.has_room(owner=owner):
                 return None
             job: asyncio.Future[T] = self._engine.put(
-                fn, args, kwargs, owner, deadline, run_timeout
+                fn, args, kwargs, owner, deadline, run_timeout, priority
             )
             return job
 
         async def put_later() -> asyncio.Future[T]:  # wait for room (or be refused) on the loop
             return await self._enqueue(
-                "submit_from_thread", fn, args, kwargs, owner, deadline, run_timeout
+                "submit_from_thread", fn, args, kwargs, owner, deadline, run_timeout, priority
             )
 
         return enqueue_from_thread(loop, "WorkGrinder", put_now, put_later)
@@ -784,13 +842,24 @@ class WorkGrinder:
     def _unpack(
         self, work: Work[T]
     ) -> tuple[
-        Callable[..., T], tuple[Any, ...], dict[str, Any], str | None, float | None, float | None
+        Callable[..., T],
+        tuple[Any, ...],
+        dict[str, Any],
+        str | None,
+        float | None,
+        float | None,
+        int,
     ]:
         """Check ``work`` and return its call and options, in ``_enqueue``'s order."""
         if not isinstance(work, Work):
             raise TypeError(f"expected a gristmill.Work, got {type(work).__name__}")
         if work.run_timeout_seconds is not None:
             require_run_timeout_support(self._manager)
+        if work.priority and not self._engine.settings.scheduling.fair:
+            raise ValueError(
+                f"Work.priority={work.priority} needs WorkGrinder(scheduler='fair'); the "
+                "'fifo' scheduler runs items in arrival order"
+            )
         return (
             work.fn,
             work.args,
@@ -798,6 +867,7 @@ class WorkGrinder:
             work.owner,
             work.deadline_seconds,
             work.run_timeout_seconds,
+            work.priority,
         )
 
     def stats(self) -> GrinderStats:

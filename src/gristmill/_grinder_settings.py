@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, get_args
 
 from . import _validate as validate
 from ._admission import Overflow
 from ._context import PropagatedVar, propagated_variables
 from ._errors import WrongTypeError
+from ._scheduler_settings import SchedulerSettings
 
 __all__ = ["GrinderSettings", "ManagerTraits"]
 
@@ -39,6 +40,7 @@ class GrinderSettings:
     run_timeout: float | None
     max_retries: int
     propagate: tuple[PropagatedVar, ...] = ()
+    scheduling: SchedulerSettings = field(default_factory=SchedulerSettings)
 
     @classmethod
     def build(
@@ -57,10 +59,13 @@ class GrinderSettings:
         max_retries: object,
         manager: ManagerTraits,
         propagate_context: object = (),
+        scheduling: SchedulerSettings | None = None,
     ) -> GrinderSettings:
         """Check the grinder's keyword arguments, in order, and return the policy.
 
         ``max_concurrent_batches=None`` means every pool ``manager`` can lend.
+        ``scheduling`` (already checked by ``SchedulerSettings.build``)
+        defaults to the spec's: FIFO order, batches on their triggers.
 
         Raises:
             ValueError: a number out of range, a bool, or a fraction where a
@@ -105,6 +110,7 @@ class GrinderSettings:
             run_timeout,
             validate.whole_number("max_retries", max_retries, minimum=0),
             propagated_variables(propagate_context),
+            SchedulerSettings() if scheduling is None else scheduling,
         )
 
 

@@ -32,6 +32,7 @@ class Job(asyncio.Future[Any]):
         owner: The caller's label, if any.
         deadline: Clock time by which it must be dispatched (``inf`` for none).
         run_timeout: Seconds it may run before its worker is killed, or ``None``.
+        priority: Higher goes first under the ``"fair"`` scheduler; 0 by default.
         attempts: Runs it was charged for: it was running alone in its pool
             when the pool died (or its lease was revoked).
         suspect: It was running when its pool died. A suspect runs alone in
@@ -60,6 +61,7 @@ class Job(asyncio.Future[Any]):
         "kwargs",
         "on_cancel",
         "owner",
+        "priority",
         "run_timeout",
         "suspect",
         "trace",
@@ -71,6 +73,7 @@ class Job(asyncio.Future[Any]):
     enqueued_at: float
     owner: str | None
     deadline: float
+    priority: int
     run_timeout: float | None
     attempts: int
     suspect: bool

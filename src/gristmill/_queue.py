@@ -6,11 +6,12 @@
                │   cancelled: leaves ``live`` at once, the deque entry later
                └─► deadline heap ──expire(now)──► jobs whose deadline passed
 
-A job is *queued* while its ``on_cancel`` hook is set; only this module sets
-and clears it. Jobs leave in many ways (taken, cancelled, expired, drained on
-stop) without the deque or the heap being told, so both drop stale entries
-lazily when they reach the front, and are compacted by one rule when most of
-what they hold is stale. Owning loop only.
+A job is *queued* while its ``on_cancel`` hook is set; only the queues set and
+clear it (this module, and :mod:`gristmill._fair_queue` for
+``scheduler="fair"``). Jobs leave in many ways (taken, cancelled, expired,
+drained on stop) without the deque or the heap being told, so both drop stale
+entries lazily when they reach the front, and are compacted by one rule when
+most of what they hold is stale. Owning loop only.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TypedDict
 
-__all__ = ["GrinderStats", "LeaseInfo", "ManagerStats"]
+__all__ = ["GrinderStats", "LeaseInfo", "ManagerStats", "OtherOwnersStats", "OwnerStats"]
 
 
 class LeaseInfo(TypedDict):
@@ -86,6 +86,32 @@ class ManagerStats(TypedDict):
     sizing_failures: int
 
 
+class OwnerStats(TypedDict):
+    """One owner's row in ``GrinderStats["owners"]``.
+
+    - ``owner``: the ``owner=`` label its items carry (``None`` for items without one).
+    - ``pending``: its items waiting in the queue.
+    - ``completed``: its items that returned a result.
+    """
+
+    owner: str | None
+    pending: int
+    completed: int
+
+
+class OtherOwnersStats(TypedDict):
+    """The owners left out of ``GrinderStats["owners"]``, summed up in one row.
+
+    - ``owners``: how many such owners the grinder knows of.
+    - ``pending``: their items waiting in the queue.
+    - ``completed``: their items that returned a result.
+    """
+
+    owners: int
+    pending: int
+    completed: int
+
+
 class GrinderStats(TypedDict):
     """Snapshot returned by ``WorkGrinder.stats()``.
 
@@ -102,9 +128,18 @@ class GrinderStats(TypedDict):
     submitted), ``retried`` (times an item was queued again after its pool
     died, was killed or was revoked under it), ``max_pending`` (the queue
     bound, or ``None``), ``waiting_for_room`` (callers waiting for room in
-    a full queue), ``batch_calls`` (calls of batch functions, each over many
-    callers' items, splits included) and ``split_calls`` (the extra calls
-    ``on_error="split"`` made).
+    a full queue, or in their owner's quota), ``batch_calls`` (calls of batch
+    functions, each over many callers' items, splits included) and
+    ``split_calls`` (the extra calls ``on_error="split"`` made).
+
+    Scheduling (see the scheduling guide): ``scheduler`` (``"fifo"`` or
+    ``"fair"``), ``dispatch`` (``"wait"`` or ``"eager"``),
+    ``priority_aging_seconds`` and ``max_pending_per_owner`` (or ``None``),
+    and per-owner counts: ``owners`` lists the busiest owners (at most ten, most
+    items pending first, then most completed), and ``other_owners`` sums up
+    the rest. The per-owner counts are kept only by an owner-aware grinder
+    (``scheduler="fair"``, or a ``max_pending_per_owner``); otherwise
+    ``owners`` is empty and ``other_owners`` all zeros.
     """
 
     started: bool
@@ -130,3 +165,9 @@ class GrinderStats(TypedDict):
     split_calls: int
     max_pending: int | None
     waiting_for_room: int
+    scheduler: str
+    dispatch: str
+    priority_aging_seconds: float | None
+    max_pending_per_owner: int | None
+    owners: list[OwnerStats]
+    other_owners: OtherOwnersStats

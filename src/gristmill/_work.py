@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar, final
 
 from . import _validate as validate
+from ._scheduler_settings import check_priority
 
 __all__ = ["Work"]
 
@@ -33,7 +34,9 @@ class Work(Generic[T]):
         fn: The sync callable to run.
         args: Its positional arguments.
         kwargs: Its keyword arguments.
-        owner: A label for logs, like ``submit(..., owner=...)``.
+        owner: Who the item is for, like ``submit(..., owner=...)``: the key
+            of fairness and quotas (``scheduler="fair"``,
+            ``max_pending_per_owner``).
         deadline_seconds: The item must be dispatched within this many
             seconds of being queued, or it fails with ``TimeoutError`` without
             running. ``None`` uses the grinder's ``deadline_seconds``.
@@ -41,10 +44,15 @@ class Work(Generic[T]):
             backend): past it, its pool's workers are killed and the item
             fails with ``TimeoutError``. ``None`` uses the grinder's
             ``run_timeout_seconds``.
+        priority: Higher goes first, on a grinder with ``scheduler="fair"``
+            (where it can rise while the item waits, with
+            ``priority_aging_seconds``). The ``"fifo"`` scheduler refuses any
+            priority but 0 with ``ValueError``, at submission.
 
     Raises:
         TypeError: a field has the wrong type, or ``fn`` is not a sync callable.
-        ValueError: a time is zero, negative, NaN or infinite.
+        ValueError: a time is zero, negative, NaN or infinite; a priority
+            that is a bool or beyond ±(2**31 - 1).
     """
 
     fn: Callable[..., T]
@@ -53,6 +61,7 @@ class Work(Generic[T]):
     owner: str | None = None
     deadline_seconds: float | None = None
     run_timeout_seconds: float | None = None
+    priority: int = 0
 
     def __post_init__(self) -> None:
         validate.sync_callable(self.fn)
@@ -66,3 +75,4 @@ class Work(Generic[T]):
             raise TypeError(f"Work.owner must be a str or None, got {type(self.owner).__name__}")
         validate.optional_duration("Work.deadline_seconds", self.deadline_seconds)
         validate.optional_duration("Work.run_timeout_seconds", self.run_timeout_seconds)
+        check_priority("Work.priority", self.priority)

@@ -104,7 +104,7 @@ class _StateCollector(Collector):
         """Read every watched object's stats and yield the gauges."""
         with self._lock:
             watched = list(self._watched.items())
-        depth, batches, items, pools, live, cap = families = self._families()
+        depth, batches, items, pools, live, cap, *owners = families = self._families()
         for name, source in watched:
             if source.grinder is not None:
                 stats = _grinder_stats(source.grinder, source.timeout)
@@ -112,6 +112,7 @@ class _StateCollector(Collector):
                     depth.add_metric([name], stats["pending"])
                     batches.add_metric([name], stats["running_batches"])
                     items.add_metric([name], stats["in_flight"])
+                    _add_owner_rows(name, stats, *owners)
             if source.manager is not None:
                 pool_stats = source.manager.stats()
                 pools.add_metric([name, "available"], pool_stats["available"])
@@ -149,7 +150,50 @@ class _StateCollector(Collector):
             GaugeMetricFamily(
                 f"{ns}_pools_max", "The manager's cap on live pools.", labels=["name"]
             ),
+            GaugeMetricFamily(
+                f"{ns}_owner_items_pending",
+                "Items waiting in the queue, for the busiest owners and the rest as '__other__'.",
+                labels=["name", "owner"],
+            ),
+            GaugeMetricFamily(
+                f"{ns}_owner_items_completed",
+                "Items that returned a result, for the busiest owners and the rest as '__other__'.",
+                labels=["name", "owner"],
+            ),
         )
+
+
+_OTHER_OWNERS = "__other__"
+"""The ``owner`` label of the row that sums up the owners left out of the busiest few."""
+
+_NO_OWNER = "__none__"
+"""The ``owner`` label of items queued without an owner (``owner=None``)."""
+
+
+def _owner_label(owner: str | None) -> str:
+    """Return the ``owner`` label value of an owner.
+
+    ``None`` is ``"__none__"``. An owner whose name starts with two
+    underscores gets one more in front, so no owner can take the reserved
+    values ``"__none__"`` and ``"__other__"``.
+    """
+    if owner is None:
+        return _NO_OWNER
+    return f"_{owner}" if owner.startswith("__") else owner
+
+
+def _add_owner_rows(
+    name: str, stats: GrinderStats, pending: GaugeMetricFamily, completed: GaugeMetricFamily
+) -> None:
+    """Add the per-owner rows of ``stats`` (bounded: the busiest few, then one for the rest)."""
+    for row in stats["owners"]:
+        label = _owner_label(row["owner"])
+        pending.add_metric([name, label], row["pending"])
+        completed.add_metric([name, label], row["completed"])
+    other = stats["other_owners"]
+    if other["owners"] or other["completed"]:
+        pending.add_metric([name, _OTHER_OWNERS], other["pending"])
+        completed.add_metric([name, _OTHER_OWNERS], other["completed"])
 
 
 def _grinder_stats(grinder: WorkGrinder, timeout: float) -> GrinderStats | None:
@@ -365,12 +409,17 @@ class PrometheusMetrics(Hooks):
         Replaces what an earlier call watched; leave one out to stop reporting
         it. A manager gives ``pools{state}`` (read with its thread-safe
         ``stats()``). A grinder gives ``queue_depth``, ``batches_in_flight``
-        and ``items_in_flight``: while it runs they are read through
-        ``stats_from_thread()`` (or ``stats()`` when the scrape happens on its
-        own loop's thread); before start and after stop, from ``stats()``,
-        which then reports zeros. A grinder whose loop is gone, or that
-        crashed or did not answer within ``stats_timeout``, is left out of
-        that scrape. Any thread.
+        and ``items_in_flight``, and, if it keeps per-owner books,
+        ``owner_items_pending{owner}`` and ``owner_items_completed{owner}``
+        for its busiest owners plus one ``owner="__other__"`` row for the
+        rest, so the label count stays bounded (items without an owner are
+        ``owner="__none__"``; an owner named with two leading underscores gets
+        one more).
+        While it runs they are read through ``stats_from_thread()`` (or
+        ``stats()`` when the scrape happens on its own loop's thread); before
+        start and after stop, from ``stats()``, which then reports zeros. A
+        grinder whose loop is gone, or that crashed or did not answer within
+        ``stats_timeout``, is left out of that scrape. Any thread.
         """
         watched = None
         if manager is not None or grinder is not None:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ENDINGS",
     "GATE_TIMEOUT",
+    "SCHEDULING",
     "FailingSubmitExecutor",
     "Gate",
     "ThreadLease",
@@ -68,6 +69,16 @@ async def batch_launched(grinder: WorkGrinder, count: int = 1) -> None:
         every_turn=True,
     )
 
+
+SCHEDULING: tuple[dict[str, Any], ...] = (
+    {},
+    {"scheduler": "fair"},
+    {"scheduler": "fair", "priority_aging_seconds": 5.0, "owner_weights": {"a": 3}},
+    {"dispatch": "eager"},
+    {"scheduler": "fair", "dispatch": "eager", "max_pending_per_owner": 2},
+    {"max_pending_per_owner": 3},
+)
+"""Scheduling options a property test may draw: every scheduler, dispatch and quota."""
 
 ENDINGS = ("drain", "cancel", "timeout")
 """How a property test's run may end; see :func:`stop_as_drawn`."""

@@ -1,5 +1,6 @@
 """Property test of pool crashes: under any mix of submits, items that crash their own pool,
-pools crashed from outside, cancels, time jumps and a final stop, every caller gets exactly
+pools crashed from outside, cancels, time jumps and a final stop, under every scheduler and
+dispatch (crashed items are requeued through the scheduler's queue), every caller gets exactly
 one outcome, its own or its pool's crash, no item runs more often than crashes allow, and
 the grinder's and the manager's counters add up.
 
@@ -35,7 +36,7 @@ from hypothesis import strategies as st
 
 from gristmill import WorkerCrashedError, WorkGrinder, register_backend
 from gristmill.testing import FakeClock
-from tests.grinder.fakes import ENDINGS, Gate, loop_turns, pool_of, stop_as_drawn
+from tests.grinder.fakes import ENDINGS, SCHEDULING, Gate, loop_turns, pool_of, stop_as_drawn
 from tests.helpers import has_begun, make_manager, wait_until
 
 P = ParamSpec("P")
@@ -46,6 +47,9 @@ BACKEND = "crashable-thread"
 
 POOLS: dict[str, CrashableExecutor] = {}
 """Every live example's executors by thread-name prefix, so a job can find its own pool."""
+
+OWNERS = ("a", "b", None)
+"""Items are spread over these owners, so the "fair" scheduler has lanes to share."""
 
 _serial = itertools.count(1)
 
@@ -260,14 +264,17 @@ class Caller:
         self.resolved += 1
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     ops=OPS,
     max_retries=st.sampled_from([0, 1, 2]),
     ending=st.sampled_from(ENDINGS),
+    scheduling=st.sampled_from(
+        [options for options in SCHEDULING if "max_pending_per_owner" not in options]
+    ),
 )
 async def test_crashing_pools_never_strand_swap_or_double_resolve_an_item(
-    ops: list[Op], max_retries: int, ending: str
+    ops: list[Op], max_retries: int, ending: str, scheduling: dict[str, Any]
 ) -> None:
     loop = asyncio.get_running_loop()
     loop_errors: list[dict[str, Any]] = []
@@ -283,6 +290,7 @@ async def test_crashing_pools_never_strand_swap_or_double_resolve_an_item(
         max_wait_seconds=10.0,
         lease_seconds=10_000.0,  # revoked leases are test_random_reliability's concern
         max_retries=max_retries,
+        **scheduling,
     )
     runs = Runs(Gate())
     callers: list[Caller] = []
@@ -427,7 +435,9 @@ async def apply(
     if kind == "submit":
         for item_kind, value, held in op[1]:
             index = len(callers)
-            future = await grinder.enqueue(runs.job, index, value, item_kind == "raise", held)
+            future = await grinder.enqueue(
+                runs.job, index, value, item_kind == "raise", held, owner=OWNERS[index % 3]
+            )
             callers.append(Caller(item_kind, value, future))
     elif kind == "crash":
         crashing: asyncio.Future[object] = await grinder.enqueue(

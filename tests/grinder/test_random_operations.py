@@ -1,5 +1,6 @@
-"""Property test: under any mix of submit, raise, cancel, time jumps and a final stop, every
-future is resolved exactly once with its own outcome and the counters add up."""
+"""Property test: under any mix of submit (from several owners), raise, cancel, time jumps and
+a final stop, under every scheduler and dispatch, every future is resolved exactly once with
+its own outcome and the counters add up."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 
 from gristmill import WorkGrinder
 from gristmill.testing import FakeClock
-from tests.grinder.fakes import loop_turns
+from tests.grinder.fakes import SCHEDULING, loop_turns
 from tests.helpers import make_manager, wait_until
 
 Op = tuple[str, int]
@@ -36,10 +37,10 @@ def job(index: int, value: int, fail: bool, runs: list[int]) -> int:
     return value * 2
 
 
-@settings(max_examples=30, deadline=None)
-@given(ops=OPS, cancel_pending=st.booleans())
+@settings(max_examples=60, deadline=None)
+@given(ops=OPS, cancel_pending=st.booleans(), scheduling=st.sampled_from(SCHEDULING))
 async def test_every_future_resolves_once_with_its_own_outcome(
-    ops: list[Op], cancel_pending: bool
+    ops: list[Op], cancel_pending: bool, scheduling: dict[str, Any]
 ) -> None:
     loop = asyncio.get_running_loop()
     loop_errors: list[dict[str, Any]] = []
@@ -49,7 +50,11 @@ async def test_every_future_resolves_once_with_its_own_outcome(
     manager = make_manager(clock)
     await manager.start()
     grinder = WorkGrinder(
-        executor_manager=manager, batch_size_threshold=3, max_batch_size=4, max_wait_seconds=10.0
+        executor_manager=manager,
+        batch_size_threshold=3,
+        max_batch_size=4,
+        max_wait_seconds=10.0,
+        **{**scheduling, "max_pending_per_owner": None},  # waiting for room is tested elsewhere
     )
     runs: list[int] = []
     futures: list[asyncio.Future[int]] = []
@@ -60,7 +65,10 @@ async def test_every_future_resolves_once_with_its_own_outcome(
         for kind, arg in ops:
             if kind in ("ok", "raise"):
                 fail = kind == "raise"
-                futures.append(await grinder.enqueue(job, len(futures), arg, fail, runs))
+                owner = ("a", "b", None)[arg % 3]
+                futures.append(
+                    await grinder.enqueue(job, len(futures), arg, fail, runs, owner=owner)
+                )
                 calls.append((arg, fail))
             elif kind == "cancel" and futures:
                 index = arg % len(futures)

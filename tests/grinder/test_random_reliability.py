@@ -1,7 +1,8 @@
 """Property test of the reliability features together: under any mix of submits (some with
-deadlines, some held in their worker), cancels, time jumps, revoked leases, a bounded queue
-that waits or rejects, and a final stop that drains, cancels or times out, every caller gets
-exactly one outcome, its own, and the counters add up."""
+deadlines, some held in their worker, from several owners), cancels, time jumps, revoked
+leases, a bounded queue that waits or rejects, every scheduler, dispatch and per-owner quota,
+and a final stop that drains, cancels or times out, every caller gets exactly one outcome, its
+own, and the counters add up."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 
 from gristmill import GrinderOverloadedError, NotStartedError, Work, WorkGrinder
 from gristmill.testing import FakeClock
-from tests.grinder.fakes import ENDINGS, Gate, loop_turns, stop_as_drawn
+from tests.grinder.fakes import ENDINGS, SCHEDULING, Gate, loop_turns, stop_as_drawn
 from tests.helpers import make_manager, wait_until
 
 LEASE_SECONDS = 20.0
@@ -29,6 +30,8 @@ SUBMIT = st.tuples(
     st.integers(0, 1000),
     st.sampled_from([None, 3.0, 15.0]),  # the item's own deadline
     st.booleans(),  # held at the gate while running
+    st.sampled_from(["a", "b", None]),  # owner
+    st.sampled_from([0, 3]),  # priority, under the "fair" scheduler
 )
 OPS = st.lists(
     st.one_of(
@@ -46,6 +49,7 @@ SETTINGS = st.fixed_dictionaries(
         "max_pending": st.sampled_from([None, 2, 5]),
         "overflow": st.sampled_from(["wait", "reject"]),
         "deadline_seconds": st.sampled_from([None, 5.0]),
+        "scheduling": st.sampled_from(SCHEDULING),
     }
 )
 
@@ -68,7 +72,7 @@ class Runs:
         return value * 2
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(ops=OPS, options=SETTINGS, ending=st.sampled_from(ENDINGS))
 async def test_every_caller_gets_exactly_its_own_outcome(
     ops: list[Op], options: dict[str, Any], ending: str
@@ -86,7 +90,10 @@ async def test_every_caller_gets_exactly_its_own_outcome(
         max_batch_size=4,
         max_wait_seconds=10.0,
         lease_seconds=LEASE_SECONDS,
-        **options,
+        max_pending=options["max_pending"],
+        overflow=options["overflow"],
+        deadline_seconds=options["deadline_seconds"],
+        **options["scheduling"],
     )
     gate = Gate()
     runs = Runs(gate)
@@ -136,10 +143,17 @@ async def apply(
     """Carry out one random operation."""
     kind = op[0]
     if kind == "submit":  # a burst of callers
-        for outcome_kind, value, deadline, held in op[1]:
+        fair = grinder.stats()["scheduler"] == "fair"
+        for outcome_kind, value, deadline, held, owner, priority in op[1]:
             fail = outcome_kind == "raise"
             index = len(tasks)
-            work = Work(runs.job, args=(index, value, fail, held), deadline_seconds=deadline)
+            work = Work(
+                runs.job,
+                args=(index, value, fail, held),
+                deadline_seconds=deadline,
+                owner=owner,
+                priority=priority if fair else 0,
+            )
             tasks.append(asyncio.create_task(grinder.enqueue_work(work)))
             calls.append((value, fail, deadline is not None))
     elif kind == "cancel" and tasks:

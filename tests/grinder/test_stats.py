@@ -41,6 +41,12 @@ EXTRA_KEYS = {
     "waiting_for_room",
     "batch_calls",
     "split_calls",
+    "scheduler",
+    "dispatch",
+    "priority_aging_seconds",
+    "max_pending_per_owner",
+    "owners",
+    "other_owners",
 }
 
 
