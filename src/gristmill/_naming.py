@@ -13,6 +13,8 @@ Any thread; pure apart from the user code they guard against.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 __all__ = ["describe", "error_text", "name_of", "repr_of", "text_of", "type_name"]
 
 
@@ -46,17 +48,17 @@ def describe(obj: object) -> str:
 
 def text_of(obj: object) -> str:
     """Return ``str(obj)``, or ``<unprintable X object>`` if that raises or is not a str."""
-    try:
-        text = str(obj)
-    except BaseException:  # the message must not fail because of what it describes
-        return _unprintable(obj)
-    return text if type(text) is str else _unprintable(obj)
+    return _printed(str, obj)
 
 
 def repr_of(obj: object) -> str:
     """Return ``repr(obj)``, or ``<unprintable X object>`` if that raises or is not a str."""
+    return _printed(repr, obj)
+
+
+def _printed(show: Callable[[object], object], obj: object) -> str:
     try:
-        text = repr(obj)
+        text = show(obj)
     except BaseException:  # the message must not fail because of what it describes
         return _unprintable(obj)
     return text if type(text) is str else _unprintable(obj)

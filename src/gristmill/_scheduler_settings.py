@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from numbers import Real
 from types import MappingProxyType
-from typing import Literal, TypeVar, get_args
+from typing import Literal, get_args
 
 from . import _validate as validate
 from ._scheduling import owner_key
@@ -24,7 +24,6 @@ Dispatch = Literal["wait", "eager"]
 PRIORITY_LIMIT = 2**31 - 1
 """Largest priority (and, negated, the smallest) a :class:`~gristmill.Work` may carry."""
 
-C = TypeVar("C", bound=str)
 
 _NO_WEIGHTS: Mapping[str | None, float] = MappingProxyType({})
 
@@ -90,8 +89,8 @@ class SchedulerSettings:
         """
         schedulers: tuple[Scheduler, ...] = get_args(Scheduler)
         dispatches: tuple[Dispatch, ...] = get_args(Dispatch)
-        chosen = _choice("scheduler", scheduler, schedulers)
-        how = _choice("dispatch", dispatch, dispatches)
+        chosen = validate.choice("scheduler", scheduler, schedulers)
+        how = validate.choice("dispatch", dispatch, dispatches)
         weights = _weights(owner_weights)
         aging = validate.optional_duration("priority_aging_seconds", priority_aging_seconds)
         per_owner = (
@@ -129,15 +128,6 @@ def check_priority(name: str, value: object) -> int:
             f"{name} must be between {-PRIORITY_LIMIT} and {PRIORITY_LIMIT}, got {value!r}"
         )
     return int(value)
-
-
-def _choice(name: str, value: object, choices: tuple[C, ...]) -> C:
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be a str, got {type(value).__name__}")
-    for choice in choices:
-        if value == choice:
-            return choice
-    raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
 
 
 def _weights(value: object) -> dict[str | None, float]:
