@@ -308,6 +308,10 @@ class _Batch:
             self.fail([job for job in jobs if not job.done()], exc)
         finally:
             self.chunks.close(chunk)
+            # A future keeps its done-callbacks, and ours holds the batch: drop the
+            # chunk's link back to it, so a finished batch is freed at once, not by
+            # the cycle collector.
+            chunk.future = None
             self.unsettled -= 1
 
     def fail(self, jobs: Sequence[Job], exc: BaseException) -> None:
