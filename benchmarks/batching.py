@@ -82,7 +82,10 @@ async def _sqlite(system: str, n: int) -> dict[str, float]:
             # lets one write at a time.
             manager = LeasedExecutorManager(max_pools=2, workers_per_pool=1)
             grinder = WorkGrinder(
-                executor_manager=manager, batch_size_threshold=256, max_wait_seconds=0.002
+                executor_manager=manager,
+                batch_size_threshold=256,
+                max_wait_seconds=0.002,
+                dispatch="eager",
             )
             async with manager, grinder:
                 started = time.perf_counter()  # the pool is up, as the peers' executors are
@@ -173,7 +176,7 @@ async def _poison(system: str, n: int) -> dict[str, float]:
             items[(k * 997 + 13) % n] = batch_jobs.POISON
     manager = LeasedExecutorManager(max_pools=2, workers_per_pool=2)
     grinder = WorkGrinder(
-        executor_manager=manager, batch_size_threshold=256, max_wait_seconds=0.002
+        executor_manager=manager, batch_size_threshold=256, max_wait_seconds=0.002, dispatch="eager"
     )
     async with manager, grinder:
         started = time.perf_counter()

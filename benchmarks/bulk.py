@@ -8,7 +8,8 @@ Each function runs one cell and returns its metrics:
 - :func:`cli_cell`: ``python -m gristmill map benchmarks.jobs:JOB`` over an n-line file, in
   a subprocess; the wall time covers the whole command (interpreter and pool start
   included). Beside it, where the time goes per line, measured serially in this
-  process: reading the lines, the worker's JSON work (decode, call, encode) and writing.
+  process: cutting the input into blocks, the workers' JSON work (decode, call,
+  encode) and writing.
 - :func:`map_memory_cell`: a map of ``n`` items; the process RSS is sampled every 10% of
   the items, to show it stays flat.
 """
@@ -23,7 +24,6 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -203,23 +203,25 @@ def cli_cell(scenario: Scenario, n: int) -> Metrics:
 
 
 def _cost_per_line(source: Path, job: Callable[..., Any]) -> Metrics:
-    """Microseconds per line, serially: read the lines, do the worker's JSON work, write."""
-    from gristmill._cli._lines import read_items, run_line
+    """Microseconds per line, serially: cut the blocks, do the workers' JSON work, write."""
+    from gristmill._cli._blocks import BlockSizer, read_blocks
+    from gristmill._cli._lines import run_block
 
-    per = partial(run_line, job, False)
+    sizer = BlockSizer()
+    sizer.want = 1 << 15  # about where a run's blocks settle for lines this cheap
     with source.open("rb") as stream:
         began = time.perf_counter()
-        items = list(read_items(stream, None))
+        blocks = list(read_blocks(stream, sizer, None))
         read = time.perf_counter() - began
     began = time.perf_counter()
-    lines = [per(item) for item in items]
+    texts = [run_block(job, False, False, block).text for block in blocks]
     work = time.perf_counter() - began
     with tempfile.TemporaryFile() as sink:
         began = time.perf_counter()
-        for start in range(0, len(lines), 1024):
-            sink.write("".join(lines[start : start + 1024]).encode())
+        for text in texts:
+            sink.write(text.encode())
         write = time.perf_counter() - began
-    n = len(items)
+    n = sum(block.lines for block in blocks)
     return {
         "read_us_per_line": read / n * 1e6,
         "json_us_per_line": work / n * 1e6,

@@ -91,6 +91,32 @@ def test_each_line_gets_a_result_record_in_order(tmp_path: Path) -> None:
     assert "300 ok, 0 failed" in done.stderr
 
 
+@pytest.mark.parametrize("backend", ["thread", "process"])
+def test_a_long_mixed_input_comes_out_whole_in_blocks(tmp_path: Path, backend: str) -> None:
+    # Plain numbers (one json.loads a block), objects (the C scanner), blank and bad
+    # lines (line by line), many thousands of lines so the blocks grow, a small
+    # --max-in-flight, and a last line without its newline.
+    lines = [str(n) if n % 3 else json.dumps({"n": n, "s": "a, [b]"}) for n in range(20_000)]
+    lines[5_000], lines[12_345], lines[7] = "", "{oops", "99"
+    source = tmp_path / "in.jsonl"
+    source.write_text("\n".join(lines))
+    output = tmp_path / "out.jsonl"
+    done = run_cli(
+        "map", f"{FUNCS}:picky", str(source), "-o", str(output),
+        "--backend", backend, "--workers", "2", "--max-in-flight", "3000",
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    got = {record["line"]: record for record in records(output)}
+    assert sorted(got) == [n + 1 for n in range(20_000) if n != 5_000]
+    assert got[12_346]["error"]["type"] == "JSONDecodeError"
+    assert got[14]["error"] == {"type": "LookupError", "message": "unlucky"}
+    assert got[8]["error"]["type"] == "TypeError"  # 99 gives a set
+    assert got[20_000] == {"line": 20_000, "result": 19_999}
+    assert got[4] == {"line": 4, "result": {"n": 3, "s": "a, [b]"}}
+    assert "20,000 lines" in done.stderr
+    assert "19,996 ok, 3 failed, 1 blank" in done.stderr
+
+
 def test_without_output_the_records_go_to_stdout_and_input_may_be_stdin() -> None:
     done = run_cli("map", f"{FUNCS}:square", "-", stdin="2\n3\n")
     assert done.returncode == 0, done.stderr

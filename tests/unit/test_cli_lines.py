@@ -1,4 +1,4 @@
-"""What ``gristmill map`` does with one line, which lines it reads, and what resume finds."""
+"""What ``gristmill map`` does with one line and with a block of lines, and what resume finds."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from gristmill._cli._lines import (
+    Block,
     LineFailed,
     count_items,
     error_line,
-    read_items,
+    run_block,
     run_line,
     scan_output,
 )
@@ -27,7 +28,7 @@ def record(line: str) -> dict[str, object]:
 
 def failure(fn: object, raw: bytes, *, star: bool = False) -> dict[str, object]:
     with pytest.raises(LineFailed) as caught:
-        run_line(fn, star, (7, raw))  # type: ignore[arg-type]
+        run_line(fn, star, 7, raw)  # type: ignore[arg-type]
     return record(str(caught.value.args[0]))
 
 
@@ -36,7 +37,7 @@ def failure(fn: object, raw: bytes, *, star: bool = False) -> dict[str, object]:
     [b"5\n", b"  5  \r\n", b'"x\\u00e9"\n', b'{"a": [1, 2.5, null]}\n', b"[true]", b"NaN\n"],
 )
 def test_a_line_round_trips_through_json(raw: bytes) -> None:
-    line = run_line(lambda value: value, False, (7, raw))
+    line = run_line(lambda value: value, False, 7, raw)
     expected = json.loads(raw)
     got = record(line)
     assert got["line"] == 7
@@ -45,13 +46,13 @@ def test_a_line_round_trips_through_json(raw: bytes) -> None:
 
 def test_common_results_are_encoded_like_json_dumps() -> None:
     for value in (0, -12, 10**30, "plain", 'quote " and \\ and é', None, True, False, 1.5, [1]):
-        line = run_line(lambda _: value, False, (1, b"0"))  # noqa: B023 - used at once
+        line = run_line(lambda _: value, False, 1, b"0")  # noqa: B023 - used at once
         assert line == f'{{"line": 1, "result": {json.dumps(value, ensure_ascii=False)}}}\n'
 
 
 def test_a_blank_line_gives_no_record() -> None:
-    assert run_line(abs, False, (3, b"\n")) == ""
-    assert run_line(abs, False, (3, b"   \t\r\n")) == ""
+    assert run_line(abs, False, 3, b"\n") == ""
+    assert run_line(abs, False, 3, b"   \t\r\n") == ""
 
 
 def test_each_failure_becomes_an_error_record_naming_its_type() -> None:
@@ -71,7 +72,7 @@ def test_each_failure_becomes_an_error_record_naming_its_type() -> None:
 
 
 def test_star_spreads_an_array_and_refuses_anything_else() -> None:
-    assert record(run_line(pow, True, (1, b"[2, 5]\n")))["result"] == 32
+    assert record(run_line(pow, True, 1, b"[2, 5]\n"))["result"] == 32
     message = failure(pow, b'{"a": 1}\n', star=True)["error"]
     assert message == {
         "type": "TypeError",
@@ -87,19 +88,88 @@ def test_an_error_record_from_the_parent_names_the_exception() -> None:
     }
 
 
-def test_read_items_numbers_every_line_and_skips_those_already_done() -> None:
-    stream = io.BytesIO(b"a\nb\nc\nd\ne")
-    assert list(read_items(stream, None)) == [
-        (1, b"a\n"),
-        (2, b"b\n"),
-        (3, b"c\n"),
-        (4, b"d\n"),
-        (5, b"e"),
+def block(first: int, *lines: bytes) -> Block:
+    return Block(first, b"".join(lines), len(lines))
+
+
+def test_a_block_of_plain_values_gives_one_record_per_line_in_order() -> None:
+    done = run_block(lambda x: x * 2, False, False, block(10, b"1\n", b"2\n", b"3"))
+    assert [record(line + "\n") for line in done.text.splitlines()] == [
+        {"line": 10, "result": 2},
+        {"line": 11, "result": 4},
+        {"line": 12, "result": 6},
     ]
-    done = bytearray(4)
-    done[1] = done[3] = 1
-    stream = io.BytesIO(b"a\nb\nc\nd\ne")
-    assert [number for number, _ in read_items(stream, done)] == [2, 4, 5]
+    assert (done.failed, done.blank) == (0, 0)
+    assert done.seconds >= 0
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        [b"1\n", b"2,\n"],  # a comma of its own: scanned line by line
+        [b"[1\n", b"2]\n"],  # one array over two lines is two bad lines
+        [b"1,2\n", b"[3\n", b"4]\n"],  # a split and a merge that would cancel out
+        [b'"a\n', b'b"\n'],  # a string cannot span lines
+        [b"1\n", b"\n", b"2\n"],  # a blank line
+        [b" 1 \r\n", b"2\n"],  # whitespace around a value
+        [b"1\n", b"\xff\n"],  # not UTF-8
+    ],
+)
+def test_a_block_never_joins_or_splits_lines(lines: list[bytes]) -> None:
+    done = run_block(repr, False, False, block(1, *lines))
+    oracle = [_one(repr, number, raw) for number, raw in enumerate(lines, 1)]
+    assert done.text == "".join(text for text, _ in oracle)
+    assert done.failed == sum(failed for _, failed in oracle)
+    assert done.blank == sum(text == "" for text, _ in oracle)
+
+
+def test_each_line_of_a_block_is_called_once_whatever_fails() -> None:
+    calls: list[object] = []
+
+    def picky(value: object) -> object:
+        calls.append(value)
+        if value == 2:
+            raise KeyboardInterrupt("two")
+        return {1} if value == 3 else value  # a set is not JSON
+
+    done = run_block(picky, False, False, block(1, b"1\n", b"2\n", b"3\n", b"4\n"))
+    assert calls == [1, 2, 3, 4]
+    got = [record(line + "\n") for line in done.text.splitlines()]
+    assert got[0] == {"line": 1, "result": 1}
+    assert got[1] == {"line": 2, "error": {"type": "KeyboardInterrupt", "message": "two"}}
+    assert got[2]["error"]["type"] == "TypeError"  # type: ignore[index]
+    assert got[3] == {"line": 4, "result": 4}
+    assert done.failed == 2
+
+
+def test_an_error_record_survives_an_exception_that_cannot_print() -> None:
+    class Unprintable(Exception):
+        def __str__(self) -> str:
+            raise RuntimeError("no")
+
+    def fail(_: object) -> None:
+        raise Unprintable
+
+    done = run_block(fail, False, False, block(1, b"1\n"))
+    assert record(done.text)["error"] == {
+        "type": "Unprintable",
+        "message": "<unprintable Unprintable object>",
+    }
+
+
+def test_a_star_block_spreads_arrays_and_fails_other_lines_alone() -> None:
+    done = run_block(pow, True, False, block(1, b"[2, 5]\n", b"3\n", b"[3, 2]\n"))
+    got = [record(line + "\n") for line in done.text.splitlines()]
+    assert got[0]["result"] == 32
+    assert got[2]["result"] == 9
+    assert got[1]["error"]["type"] == "TypeError"  # type: ignore[index]
+
+
+def _one(fn: object, number: int, raw: bytes) -> tuple[str, int]:
+    try:
+        return run_line(fn, False, number, raw), 0  # type: ignore[arg-type]
+    except LineFailed as failed:
+        return str(failed.args[0]), 1
 
 
 def test_count_items_counts_a_last_line_without_a_newline() -> None:
