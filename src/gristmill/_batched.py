@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import copy
 import functools
+import itertools
 import math
+import operator
 import sys
 import types
 from collections.abc import Callable, Hashable, Mapping, Sequence
@@ -277,6 +279,17 @@ def plan_calls(fns: Sequence[Any], args: Sequence[tuple[Any, ...]]) -> CallPlan:
     ``key`` that raises, or returns something unhashable, refuses that item
     alone. Never raises for an item's own fault.
     """
+    first = fns[0] if fns else None
+    if (
+        type(first) is BatchFunction
+        and first.key is None
+        and all(map(operator.is_, fns, itertools.repeat(first)))
+    ):  # the common batch: one batch function, no key
+        return CallPlan(
+            [],
+            [(first, part) for part in _even_parts(list(range(len(fns))), first.max_batch_size)],
+            [],
+        )
     singles: list[int] = []
     refused: list[tuple[int, BaseException]] = []
     groups: dict[tuple[int, Any], list[int]] = {}

@@ -802,7 +802,7 @@ class WorkGrinder:
         validate.sync_callable(fn)  # here, not via the cache: this is another thread
         batch_function = type(fn) is BatchFunction
         if batch_function:
-            check_batch_args(cast(BatchFunction[Any, Any], fn), args, kwargs)
+            check_batch_args(cast("BatchFunction[Any, Any]", fn), args, kwargs)
         # No context is captured here: the hop onto the loop (call_soon_threadsafe)
         # runs put_now, and any task it starts, in a copy of this thread's context,
         # which Engine.put copies into the job.
@@ -837,7 +837,7 @@ class WorkGrinder:
             if self._last_batched:
                 self._engine.grouped = True
         if self._last_batched:
-            check_batch_args(cast(BatchFunction[Any, Any], fn), args, kwargs)
+            check_batch_args(cast("BatchFunction[Any, Any]", fn), args, kwargs)
 
     def _unpack(
         self, work: Work[T]
