@@ -78,6 +78,7 @@ check: lint typecheck test
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 	$(BIN)/python -m benchmarks.batching
+	$(BIN)/python -m benchmarks.split_bound
 
 # leasepool 0.1.3's own test suite, run against gristmill through compat/shim; the
 # sdist is downloaded once into compat/.cache (see compat/run.py for the verdict).

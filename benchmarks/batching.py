@@ -33,6 +33,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -90,11 +91,7 @@ async def _sqlite(system: str, n: int) -> dict[str, float]:
             async with manager, grinder:
                 started = time.perf_counter()  # the pool is up, as the peers' executors are
                 fn: Any = batch_jobs.insert_batch if system == "batched" else batch_jobs.insert_one
-
-                async def insert(row: tuple[int, str]) -> Any:
-                    return await grinder.submit(fn, row)
-
-                latencies = await _callers(insert, n)
+                latencies = await _callers(partial(grinder.submit, fn), n)
         elif system == "to_thread":
             asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(1))
 
@@ -176,7 +173,10 @@ async def _poison(system: str, n: int) -> dict[str, float]:
             items[(k * 997 + 13) % n] = batch_jobs.POISON
     manager = LeasedExecutorManager(max_pools=2, workers_per_pool=2)
     grinder = WorkGrinder(
-        executor_manager=manager, batch_size_threshold=256, max_wait_seconds=0.002, dispatch="eager"
+        executor_manager=manager,
+        batch_size_threshold=256,
+        max_wait_seconds=0.002,
+        dispatch="eager",
     )
     async with manager, grinder:
         started = time.perf_counter()

@@ -386,10 +386,14 @@ def _isolate(
     again; if it fails, the right half waits. Once a poison is alone, it
     fails with the error of the last call that held it, and everything that
     waited is called together, to be searched the same way if it fails too.
-    So each poison costs about ``log2(len(items)) + 1`` calls; when nearly
-    every item fails (a database that is down) it costs up to about three
-    calls per item. This assumes that an item's presence is what makes a
-    call fail, not a combination of items.
+    So each poison costs about ``log2(len(items)) + 1`` calls, half a call
+    more than the least any strategy can average when each good item must
+    still get its result (``benchmarks/split_bound.py`` computes that bound).
+    When nearly every item fails (a database that is down) each item costs
+    up to about ``log2(len(items))`` calls: 3.4 for 16 items, 7 for 256, so
+    a function that may fail wholesale is better left on ``"fail"``. This
+    assumes that an item's presence is what makes a call fail, not a
+    combination of items.
 
     Returns:
         Each item's outcome and the calls made.

@@ -410,20 +410,28 @@ class Engine:
 
     async def _run(self, abort: asyncio.Future[None]) -> None:
         """Runner task: wait until a batch is due, lease, cut, hand off; repeat."""
-        manager, settings = self._manager, self.settings
         while await self._wait_until_due():
-            owner = f"{settings.owner_prefix}-{self.tally.batches + 1}"
-            lease = await manager.acquire(lease_seconds=settings.lease_seconds, owner=owner)
-            try:
-                self._expire_due()  # the wait for a lease may have outlived some deadlines
-                jobs = self._cut()
-            except BaseException:
-                await lease.release()
-                raise
-            if jobs:
-                self._launch(lease, jobs, owner, abort)
-            else:
-                await lease.release()
+            await self._start_batch(abort)
+
+    async def _start_batch(self, abort: asyncio.Future[None]) -> None:
+        """Lease, cut and hand off one batch.
+
+        A method of its own so that its locals (the lease, the jobs) go with
+        it: the runner then waits for the next batch holding no finished job.
+        """
+        settings = self.settings
+        owner = f"{settings.owner_prefix}-{self.tally.batches + 1}"
+        lease = await self._manager.acquire(lease_seconds=settings.lease_seconds, owner=owner)
+        try:
+            self._expire_due()  # the wait for a lease may have outlived some deadlines
+            jobs = self._cut()
+        except BaseException:
+            await lease.release()
+            raise
+        if jobs:
+            self._launch(lease, jobs, owner, abort)
+        else:
+            await lease.release()
 
     async def _wait_until_due(self) -> bool:
         """Return True when a batch should be cut now, False once a flush has emptied the queue."""

@@ -131,24 +131,31 @@ class Pool:
 class RelayedFuture(Future[Any]):
     """The future a borrower holds: mirrors the executor's, settling once the pool is told.
 
-    ``cancel()`` and ``running()`` act on the executor's future, so a job
-    that has started cannot be cancelled, as with any executor.
+    ``cancel()`` and ``running()`` act on the executor's future until this
+    one settles, so a job that has started cannot be cancelled, as with any
+    executor. Settling lets go of the executor's future: it keeps its done
+    callbacks, one of which holds this future, and that cycle would keep
+    everything waiting on this future (a whole batch, its jobs and their
+    results) alive until the cyclic garbage collector ran.
     """
 
     def __init__(self, inner: Future[Any]) -> None:
         super().__init__()
-        self._inner = inner
+        self._inner: Future[Any] | None = inner
 
     def cancel(self) -> bool:
         """Cancel the job if it has not started; this future follows (any thread)."""
-        return self._inner.cancel()
+        inner = self._inner
+        return super().cancel() if inner is None else inner.cancel()
 
     def running(self) -> bool:
         """Whether the job is running now."""
-        return self._inner.running()
+        inner = self._inner
+        return False if inner is None else inner.running()
 
     def settle_from(self, inner: Future[Any]) -> None:
         """Take the outcome of the finished ``inner`` (the pool's done callback)."""
+        self._inner = None
         if inner.cancelled():
             super().cancel()
             return
