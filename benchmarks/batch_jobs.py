@@ -73,6 +73,14 @@ insert_batch = batched(max_batch_size=256)(insert_many)
 """``insert_many`` as a batch function: one ``executemany`` over many callers' rows."""
 
 
+def nothing(items: Sequence[object]) -> list[None]:
+    """A batch function's work left out: what is left is the batcher's own cost."""
+    return [None] * len(items)
+
+
+nothing_batch = batched(max_batch_size=256)(nothing)
+
+
 # -- vector-cpu: a small simulation stepped with numpy, one item or many at once ---------------
 
 _STEPS = 300

@@ -14,6 +14,10 @@ Scenarios:
   ``@batched`` against one job per item (the same numpy code over one item).
 * ``poison-split``: 10,000 items, 10 of them poison, ``on_error="split"`` and
   ``max_batch_size=256``, against the same run without poison.
+* ``batch-overhead``: what a batched item costs the event loop: 100,000 items
+  from 500 concurrent callers through a batch function that does nothing,
+  gristmill ``@batched`` against ``aiodataloader``; ``loop_cpu_us`` is the
+  CPU time of the loop's thread per item.
 
 Each cell runs in a fresh interpreter; the order of systems rotates between
 repeats, and the report gives medians. Run::
@@ -41,6 +45,7 @@ SCENARIOS: dict[str, tuple[str, ...]] = {
     "sqlite-insert": ("batched", "per-row", "to_thread", "async-batcher", "aiodataloader"),
     "vector-cpu": ("batched", "per-item"),
     "poison-split": ("clean", "poisoned"),
+    "batch-overhead": ("batched", "aiodataloader"),
 }
 
 
@@ -198,11 +203,52 @@ async def _poison(system: str, n: int) -> dict[str, float]:
     }
 
 
-RUNNERS = {"sqlite-insert": _sqlite, "vector-cpu": _vector, "poison-split": _poison}
+# -- batch-overhead -----------------------------------------------------------------------------
+
+
+async def _overhead(system: str, n: int) -> dict[str, float]:
+    from benchmarks import batch_jobs
+    from gristmill import LeasedExecutorManager, WorkGrinder
+
+    if system == "batched":
+        manager = LeasedExecutorManager(max_pools=2, workers_per_pool=1)
+        grinder = WorkGrinder(
+            executor_manager=manager, batch_size_threshold=256, max_wait_seconds=0.002
+        )
+        async with manager, grinder:
+            cpu, began = time.thread_time(), time.perf_counter()
+            await _callers(partial(grinder.submit, batch_jobs.nothing_batch), n)
+            seconds, cpu = time.perf_counter() - began, time.thread_time() - cpu
+    else:
+        from aiodataloader import DataLoader
+
+        executor = ThreadPoolExecutor(1)
+
+        async def load(items: list[tuple[int, str]]) -> list[None]:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(executor, batch_jobs.nothing, items)
+
+        loader: DataLoader[tuple[int, str], None] = DataLoader(
+            load, max_batch_size=256, cache=False
+        )
+        cpu, began = time.thread_time(), time.perf_counter()
+        await _callers(loader.load, n)
+        seconds, cpu = time.perf_counter() - began, time.thread_time() - cpu
+        executor.shutdown()
+    return {"items_per_s": n / seconds, "loop_cpu_us": cpu / n * 1e6}
+
+
+RUNNERS = {
+    "sqlite-insert": _sqlite,
+    "vector-cpu": _vector,
+    "poison-split": _poison,
+    "batch-overhead": _overhead,
+}
 SIZES = {
     "sqlite-insert": (50_000, 5_000),
     "vector-cpu": (50_000, 5_000),
     "poison-split": (10_000, 2_000),
+    "batch-overhead": (100_000, 10_000),
 }
 
 
@@ -252,6 +298,9 @@ def _ratios(scenario: str, m: dict[str, dict[str, float]]) -> list[str]:
     if scenario == "vector-cpu":
         ratio = m["batched"]["items_per_s"] / m["per-item"]["items_per_s"]
         return ["", f"- batched / per-item: {ratio:.1f}× (bar 20×)"]
+    if scenario == "batch-overhead":
+        ratio = m["batched"]["loop_cpu_us"] / m["aiodataloader"]["loop_cpu_us"]
+        return ["", f"- loop CPU per item, batched / aiodataloader: {ratio:.2f}×"]
     extra = m["poisoned"]["calls"] - m["clean"]["calls"]
     bound = 10 * 8
     slowdown = m["poisoned"]["seconds"] / m["clean"]["seconds"]

@@ -31,7 +31,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from functools import lru_cache
+from functools import cache
 
 from gristmill import batched
 from gristmill._batched import call_batch
@@ -39,7 +39,7 @@ from gristmill._batched import call_batch
 POISON = -1
 
 
-@lru_cache(maxsize=None)
+@cache
 def _total(candidates: int, waiting: bool) -> int:
     """Fewest calls, summed over the poison's possible places, from this state on."""
     if candidates == 1:
@@ -80,7 +80,9 @@ def main() -> int:
     parser.add_argument("sizes", nargs="*", type=int, default=[16, 64, 128, 250, 256])
     args = parser.parse_args()
     sys.setrecursionlimit(10_000)
-    print("| items per call | ceil(log2 n) | least possible mean | gristmill mean | gristmill max |")
+    print(
+        "| items per call | ceil(log2 n) | least possible mean | gristmill mean | gristmill max |"
+    )
     print("| ---: | ---: | ---: | ---: | ---: |")
     for n in args.sizes:
         extra = gristmill_calls(n)
