@@ -41,6 +41,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+Row = tuple[int, str]
+
 SCENARIOS: dict[str, tuple[str, ...]] = {
     "sqlite-insert": ("batched", "per-row", "to_thread", "async-batcher", "aiodataloader"),
     "vector-cpu": ("batched", "per-item"),
@@ -70,6 +72,18 @@ async def _callers(insert: Callable[[tuple[int, str]], Awaitable[Any]], n: int) 
 
     await asyncio.gather(*(caller(first) for first in range(callers)))
     return latencies
+
+
+def _dataloader(batch: Callable[[list[Row]], list[None]]) -> Any:
+    """An aiodataloader ``DataLoader`` whose batch-load function runs ``batch`` on one thread."""
+    from aiodataloader import DataLoader
+
+    writer = ThreadPoolExecutor(1)
+
+    async def load(rows: list[Row]) -> list[None]:
+        return await asyncio.get_running_loop().run_in_executor(writer, batch, rows)
+
+    return DataLoader(load, max_batch_size=256, cache=False)
 
 
 async def _sqlite(system: str, n: int) -> dict[str, float]:
@@ -117,18 +131,7 @@ async def _sqlite(system: str, n: int) -> dict[str, float]:
             latencies = await _callers(batcher.process, n)
             await batcher.stop()
         else:
-            from aiodataloader import DataLoader
-
-            writer = ThreadPoolExecutor(1)
-
-            async def load(rows: list[tuple[int, str]]) -> list[None]:
-                loop = asyncio.get_running_loop()
-                return await loop.run_in_executor(writer, batch_jobs.insert_many, rows)
-
-            loader: DataLoader[tuple[int, str], None] = DataLoader(
-                load, max_batch_size=256, cache=False
-            )
-            latencies = await _callers(loader.load, n)
+            latencies = await _callers(_dataloader(batch_jobs.insert_many).load, n)
         seconds = time.perf_counter() - started
         count = batch_jobs.close_database()
     assert count == n, f"{system} wrote {count} rows, not {n}"
@@ -220,21 +223,10 @@ async def _overhead(system: str, n: int) -> dict[str, float]:
             await _callers(partial(grinder.submit, batch_jobs.nothing_batch), n)
             seconds, cpu = time.perf_counter() - began, time.thread_time() - cpu
     else:
-        from aiodataloader import DataLoader
-
-        executor = ThreadPoolExecutor(1)
-
-        async def load(items: list[tuple[int, str]]) -> list[None]:
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(executor, batch_jobs.nothing, items)
-
-        loader: DataLoader[tuple[int, str], None] = DataLoader(
-            load, max_batch_size=256, cache=False
-        )
+        loader = _dataloader(batch_jobs.nothing)
         cpu, began = time.thread_time(), time.perf_counter()
         await _callers(loader.load, n)
         seconds, cpu = time.perf_counter() - began, time.thread_time() - cpu
-        executor.shutdown()
     return {"items_per_s": n / seconds, "loop_cpu_us": cpu / n * 1e6}
 
 
