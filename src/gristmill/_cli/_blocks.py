@@ -22,7 +22,7 @@ import math
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from ._lines import Block
+from ._lines import Block, lines_of
 
 __all__ = ["MAX_BYTES", "TARGET_SECONDS", "BlockSizer", "read_blocks"]
 
@@ -138,20 +138,12 @@ def _unfinished(block: Block, done: bytearray | None) -> Iterator[Block]:
         yield block
         return
     run: list[bytes] = []
-    run_first = first
-    parts = block.data.split(b"\n")
-    if parts[-1] == b"":
-        parts.pop()
-    for offset, part in enumerate(parts):
-        number = first + offset
+    for number, line in enumerate(lines_of(block.data), first):
         if number < len(done) and done[number]:
             if run:
-                yield Block(run_first, b"\n".join(run) + b"\n", len(run))
+                yield Block(number - len(run), b"".join(run), len(run))
                 run = []
-            continue
-        if not run:
-            run_first = number
-        run.append(part)
+        else:
+            run.append(line)
     if run:
-        ends_in_newline = block.data.endswith(b"\n")
-        yield Block(run_first, b"\n".join(run) + (b"\n" if ends_in_newline else b""), len(run))
+        yield Block(first + block.lines - len(run), b"".join(run), len(run))

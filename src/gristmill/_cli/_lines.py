@@ -44,6 +44,7 @@ __all__ = [
     "count_items",
     "error_line",
     "ignore_sigint",
+    "lines_of",
     "run_block",
     "run_line",
     "scan_output",
@@ -52,8 +53,7 @@ __all__ = [
 _scan = make_scanner(cast(Any, json.JSONDecoder()))  # C scanner: one value at a position
 _encode = json.JSONEncoder(ensure_ascii=False).encode
 _value, _end = itemgetter(0), itemgetter(1)
-_RECORD = '{{"line": {}, "result": {}}}\n'.format
-_RECORD_FORMAT = '{"line": %d, "result": %s}\n'
+_RECORD = '{"line": %d, "result": %s}\n'
 
 
 class Block(NamedTuple):
@@ -125,7 +125,7 @@ def run_block(fn: Callable[..., Any], star: bool, timed: bool, block: Block) -> 
     encoded = _encode_each(results, failures, first)
     if failures:
         records = [
-            failures[index] if index in failures else _RECORD(first + index, text)
+            failures[index] if index in failures else _RECORD % (first + index, text)
             for index, text in enumerate(encoded)
         ]
         return BlockResult("".join(records), len(failures), 0, stopwatch() - started)
@@ -188,7 +188,7 @@ def _records(first: int, encoded: list[str]) -> str:
     """The success records of lines ``first, first + 1, ...``, in one ``%`` format."""
     count = len(encoded)
     fields = chain.from_iterable(zip(range(first, first + count), encoded, strict=True))
-    return (_RECORD_FORMAT * count) % tuple(fields)
+    return (_RECORD * count) % tuple(fields)
 
 
 def _line_by_line(
@@ -197,7 +197,7 @@ def _line_by_line(
     """The careful path: each line through :func:`run_line`, whatever it holds."""
     records: list[str] = []
     failed = blank = 0
-    for number, raw in enumerate(_lines_of(block.data), block.first):
+    for number, raw in enumerate(lines_of(block.data), block.first):
         if timed:
             restart()
         try:
@@ -210,7 +210,7 @@ def _line_by_line(
     return BlockResult("".join(records), failed, blank, stopwatch() - started)
 
 
-def _lines_of(data: bytes) -> list[bytes]:
+def lines_of(data: bytes) -> list[bytes]:
     """``data`` cut after each newline (only ``\\n``: the parent counted lines the same way)."""
     parts = data.split(b"\n")
     last = parts.pop()
@@ -251,7 +251,7 @@ def run_line(fn: Callable[..., Any], star: bool, number: int, raw: bytes) -> str
             result = fn(*value)
         else:
             result = fn(value)
-        return _RECORD(number, _to_json(result))
+        return _RECORD % (number, _to_json(result))
     except BaseException as exc:  # the line's own failure, whatever it is
         raise LineFailed(error_line(number, exc)) from None
 
