@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -103,20 +103,9 @@ async def map_cell(scenario: Scenario, n: int) -> Metrics:
 
 async def enqueue_many_cell(scenario: Scenario, n: int) -> Metrics:
     """``enqueue_many`` of ``range(n)``, then every future awaited in order."""
-    job = JOBS[scenario.job]
-    async with started(scenario) as grinder:
-        start = CpuSnapshot.take()
-        began = time.perf_counter()
-        futures = await grinder.enqueue_many(job, range(n))
-        enqueued = time.perf_counter() - began
-        results = [await future for future in futures]
-        wall = time.perf_counter() - began
-        end = CpuSnapshot.take()
-    if results != list(range(n)):
-        raise RuntimeError("results do not match their inputs")
-    metrics = _throughput(n, wall, start, end)
-    metrics["enqueue_us_per_item"] = enqueued / n * 1e6
-    return metrics
+    return await _enqueue_cell(
+        scenario, n, lambda grinder, job: grinder.enqueue_many(job, range(n))
+    )
 
 
 async def enqueue_loop_cell(scenario: Scenario, n: int) -> Metrics:
@@ -125,11 +114,24 @@ async def enqueue_loop_cell(scenario: Scenario, n: int) -> Metrics:
     The same path as the ``gristmill`` burst cell, measured as :func:`enqueue_many_cell`
     is, so the cost of the calls themselves compares directly.
     """
+
+    async def loop(grinder: WorkGrinder, job: Callable[..., Any]) -> list[asyncio.Future[Any]]:
+        return [await grinder.enqueue(job, i) for i in range(n)]
+
+    return await _enqueue_cell(scenario, n, loop)
+
+
+async def _enqueue_cell(
+    scenario: Scenario,
+    n: int,
+    enqueue: Callable[[WorkGrinder, Callable[..., Any]], Awaitable[list[asyncio.Future[Any]]]],
+) -> Metrics:
+    """Time ``enqueue`` (which queues ``range(n)``) apart, then the awaits of its futures."""
     job = JOBS[scenario.job]
     async with started(scenario) as grinder:
         start = CpuSnapshot.take()
         began = time.perf_counter()
-        futures = [await grinder.enqueue(job, i) for i in range(n)]
+        futures = await enqueue(grinder, job)
         enqueued = time.perf_counter() - began
         results = [await future for future in futures]
         wall = time.perf_counter() - began
