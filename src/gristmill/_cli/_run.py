@@ -202,7 +202,8 @@ async def _write(mapper: Mapper, sink: BinaryIO, outcome: Outcome, sizer: BlockS
             for index, block in enumerate(blocks):
                 done = _block_outcome(block, result, index)
                 if isinstance(done, BaseException):  # the block never ran: a crash, a timeout
-                    texts.extend(error_line(number, done) for number in _numbers(block))
+                    numbers = range(block.first, block.first + block.lines)
+                    texts.extend(error_line(number, done) for number in numbers)
                     outcome.failed += block.lines
                 else:
                     texts.append(done.text)
@@ -226,10 +227,6 @@ def _block_outcome(
         return result.errors[index]
     done: BlockResult = result.values[index]
     return done
-
-
-def _numbers(block: Block) -> range:
-    return range(block.first, block.first + block.lines)
 
 
 async def _tick(outcome: Outcome, display: Display) -> None:
